@@ -1,0 +1,113 @@
+// Appending to the event log. A mutation locks the log head first (so appends are serialised and
+// sequence numbers are gap-free and monotonic), appends its events, applies each to the views and
+// moves the head, all in one transaction. Each event's hash chains it to the one before.
+import { createHash } from 'node:crypto';
+import { asc, eq, gt } from 'drizzle-orm';
+import type { Database } from './db.js';
+import { applyEvent, type RegistryEvent } from './events.js';
+import { eventHead, events, viewTables } from './schema.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** What a mutation can do: read through `tx` and append events. */
+export interface Mutation {
+  readonly tx: Database;
+  emit(event: RegistryEvent): Promise<number>;
+}
+
+export async function initEventLog(db: Database): Promise<void> {
+  await db.insert(eventHead).values({ id: 1, seq: 0, hash: GENESIS_HASH }).onConflictDoNothing();
+}
+
+export function mutate<T>(db: Database, work: (m: Mutation) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    const [head] = await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
+    if (!head) throw new Error('event log is not initialised');
+    let { seq, hash } = head;
+    const mutation: Mutation = {
+      tx,
+      async emit(event) {
+        seq += 1;
+        const at = new Date();
+        hash = chainHash(hash, seq, at, event);
+        await tx.insert(events).values({ seq, type: event.type, payload: stripType(event), at, hash });
+        await applyEvent(tx, { seq, at, event });
+        return seq;
+      },
+    };
+    const result = await work(mutation);
+    if (seq !== head.seq) await tx.update(eventHead).set({ seq, hash }).where(eq(eventHead.id, 1));
+    return result;
+  });
+}
+
+export function chainHash(previous: string, seq: number, at: Date, event: RegistryEvent): string {
+  return createHash('sha256')
+    .update(`${previous}\n${seq}\n${at.toISOString()}\n${canonicalJson(event)}`)
+    .digest('hex');
+}
+
+/** JSON with object keys sorted and undefined members dropped: stable across a jsonb round trip. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+function stripType(event: RegistryEvent): Record<string, unknown> {
+  const { type: _type, ...payload } = event;
+  return JSON.parse(JSON.stringify(payload));
+}
+
+function toEvent(row: { type: string; payload: unknown }): RegistryEvent {
+  return { type: row.type, ...(row.payload as object) } as RegistryEvent;
+}
+
+/** Reads events after `afterSeq`, in order. */
+export async function readEvents(db: Database, afterSeq = 0, limit = 1000) {
+  const rows = await db
+    .select()
+    .from(events)
+    .where(gt(events.seq, afterSeq))
+    .orderBy(asc(events.seq))
+    .limit(limit);
+  return rows.map((r) => ({ seq: r.seq, at: r.at, hash: r.hash, event: toEvent(r) }));
+}
+
+/** Recomputes the hash chain; returns the first broken sequence number, or undefined when intact. */
+export async function verifyEventLog(db: Database): Promise<number | undefined> {
+  let previous = GENESIS_HASH;
+  let after = 0;
+  for (;;) {
+    const batch = await readEvents(db, after);
+    if (batch.length === 0) break;
+    for (const e of batch) {
+      if (e.seq !== after + 1 || chainHash(previous, e.seq, e.at, e.event) !== e.hash) return e.seq;
+      previous = e.hash;
+      after = e.seq;
+    }
+  }
+  const [head] = await db.select().from(eventHead).where(eq(eventHead.id, 1));
+  if (head && (head.seq !== after || head.hash !== previous)) return after + 1;
+  return undefined;
+}
+
+/** Empties every view table and replays the whole log into it. */
+export async function rebuildViews(db: Database): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
+    for (const table of Object.values(viewTables)) await tx.delete(table);
+    let after = 0;
+    for (;;) {
+      const batch = await readEvents(tx, after);
+      if (batch.length === 0) break;
+      for (const e of batch) {
+        await applyEvent(tx, { seq: e.seq, at: e.at, event: e.event });
+        after = e.seq;
+      }
+    }
+  });
+}

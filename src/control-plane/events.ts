@@ -1,0 +1,110 @@
+// Every state change is one of these events. `applyEvent` is the only code that writes view rows;
+// it runs in the transaction that appends the event and again when views are rebuilt from the log.
+import { and, eq, sql } from 'drizzle-orm';
+import type { Database } from './db.js';
+import { blobs, manifests, repositories, repositoryBlobs, tags, uploads } from './schema.js';
+
+export type RegistryEvent =
+  | { type: 'repository.created'; repository: string }
+  | { type: 'blob.committed'; sha256: string; blake3: string; size: number; sha512?: string }
+  | { type: 'blob.digest-added'; sha256: string; sha512: string }
+  | { type: 'blob.linked'; repository: string; sha256: string; via: 'upload' | 'mount' | 'manifest' }
+  | { type: 'blob.unlinked'; repository: string; sha256: string }
+  | {
+      type: 'manifest.stored';
+      repository: string;
+      digest: string;
+      mediaType: string;
+      size: number;
+      sha256: string;
+      artifactType?: string;
+      subject?: string;
+      annotations?: Record<string, string>;
+    }
+  | { type: 'manifest.deleted'; repository: string; digest: string }
+  | { type: 'tag.set'; repository: string; tag: string; digest: string }
+  | { type: 'tag.moved'; repository: string; tag: string; digest: string; previous: string }
+  | { type: 'tag.deleted'; repository: string; tag: string; digest: string }
+  | { type: 'upload.started'; id: string; repository: string }
+  | { type: 'upload.completed'; id: string; repository: string; sha256: string }
+  | { type: 'upload.cancelled'; id: string; repository: string };
+
+export type EventType = RegistryEvent['type'];
+
+/** The stored form: the event with its place in the log. */
+export interface LoggedEvent {
+  seq: number;
+  at: Date;
+  event: RegistryEvent;
+}
+
+export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEvent): Promise<void> {
+  switch (e.type) {
+    case 'repository.created':
+      await tx.insert(repositories).values({ name: e.repository, createdSeq: seq });
+      return;
+    case 'blob.committed':
+      await tx
+        .insert(blobs)
+        .values({
+          sha256: e.sha256,
+          blake3: e.blake3,
+          sha512: e.sha512 ?? null,
+          size: e.size,
+          createdSeq: seq,
+        });
+      return;
+    case 'blob.digest-added':
+      await tx.update(blobs).set({ sha512: e.sha512 }).where(eq(blobs.sha256, e.sha256));
+      return;
+    case 'blob.linked':
+      await tx.insert(repositoryBlobs).values({ repository: e.repository, sha256: e.sha256, linkedSeq: seq });
+      return;
+    case 'blob.unlinked':
+      await tx
+        .delete(repositoryBlobs)
+        .where(and(eq(repositoryBlobs.repository, e.repository), eq(repositoryBlobs.sha256, e.sha256)));
+      return;
+    case 'manifest.stored':
+      await tx
+        .insert(manifests)
+        .values({
+          repository: e.repository,
+          digest: e.digest,
+          mediaType: e.mediaType,
+          size: e.size,
+          sha256: e.sha256,
+          artifactType: e.artifactType ?? null,
+          subject: e.subject ?? null,
+          annotations: e.annotations ?? null,
+          storedSeq: seq,
+        })
+        .onConflictDoUpdate({
+          target: [manifests.repository, manifests.digest],
+          set: { storedSeq: sql`excluded.stored_seq` },
+        });
+      return;
+    case 'manifest.deleted':
+      await tx
+        .delete(manifests)
+        .where(and(eq(manifests.repository, e.repository), eq(manifests.digest, e.digest)));
+      return;
+    case 'tag.set':
+    case 'tag.moved':
+      await tx
+        .insert(tags)
+        .values({ repository: e.repository, tag: e.tag, digest: e.digest, setSeq: seq })
+        .onConflictDoUpdate({ target: [tags.repository, tags.tag], set: { digest: e.digest, setSeq: seq } });
+      return;
+    case 'tag.deleted':
+      await tx.delete(tags).where(and(eq(tags.repository, e.repository), eq(tags.tag, e.tag)));
+      return;
+    case 'upload.started':
+      await tx.insert(uploads).values({ id: e.id, repository: e.repository, startedSeq: seq, startedAt: at });
+      return;
+    case 'upload.completed':
+    case 'upload.cancelled':
+      await tx.delete(uploads).where(eq(uploads.id, e.id));
+      return;
+  }
+}

@@ -1,0 +1,84 @@
+// The HTTP application: /v2/ (OCI Distribution) dispatched by path, every answer stamped with the
+// registry API version header, every failure turned into an OCI JSON error.
+import { Hono } from 'hono';
+import { OciError } from '../oci/errors.js';
+import { isValidName } from '../oci/names.js';
+import type { RegistryContext } from '../registry/context.js';
+import * as v2 from './v2/handlers.js';
+import type { Env } from './v2/request.js';
+import { API_VERSION_HEADER, errorResponse, internalErrorResponse, json } from './v2/responses.js';
+import { parseV2Path } from './v2/routes.js';
+
+export interface AppOptions {
+  /** Where unexpected errors are reported (defaults to stderr). */
+  onError?: (error: unknown) => void;
+}
+
+export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<Env> {
+  const app = new Hono<Env>();
+  const report = options.onError ?? ((error: unknown) => console.error('request failed:', error));
+
+  app.use('*', async (c, next) => {
+    await next();
+    c.res.headers.set(
+      'Docker-Distribution-API-Version',
+      API_VERSION_HEADER['Docker-Distribution-API-Version'],
+    );
+  });
+
+  app.onError((error) => {
+    if (error instanceof OciError) return errorResponse(error);
+    report(error);
+    return internalErrorResponse();
+  });
+
+  app.all('/v2/*', (c) => dispatchV2(ctx, c));
+  app.all('/v2', (c) => dispatchV2(ctx, c));
+  app.notFound(() =>
+    json({ errors: [{ code: 'UNSUPPORTED', message: 'no such endpoint', detail: {} }] }, 404),
+  );
+  return app;
+}
+
+async function dispatchV2(ctx: RegistryContext, c: Parameters<typeof v2.getBlob>[1]): Promise<Response> {
+  const route = parseV2Path(c.req.path);
+  const method = c.req.method;
+  if (!route) throw new OciError('NAME_INVALID', 'not a registry endpoint', { path: c.req.path }, 404);
+  if ('name' in route && !isValidName(route.name)) {
+    throw new OciError('NAME_INVALID', 'invalid repository name', { name: route.name });
+  }
+  const read = method === 'GET' || method === 'HEAD';
+  switch (route.kind) {
+    case 'base':
+      if (read) return json({});
+      break;
+    case 'catalog':
+      if (method === 'GET') return v2.catalogHandler(ctx, c);
+      break;
+    case 'tags':
+      if (method === 'GET') return v2.listTagsHandler(ctx, c, route.name);
+      break;
+    case 'manifest':
+      if (read) return v2.getManifestHandler(ctx, c, route.name, route.reference);
+      if (method === 'PUT') return v2.putManifestHandler(ctx, c, route.name, route.reference);
+      if (method === 'DELETE') return v2.deleteManifestHandler(ctx, route.name, route.reference);
+      break;
+    case 'uploads':
+      if (method === 'POST') return v2.postUpload(ctx, c, route.name);
+      break;
+    case 'upload':
+      if (method === 'GET') return v2.getUpload(ctx, route.name, route.id);
+      if (method === 'PATCH') return v2.patchUpload(ctx, c, route.name, route.id);
+      if (method === 'PUT') return v2.putUpload(ctx, c, route.name, route.id);
+      if (method === 'DELETE') return v2.deleteUpload(ctx, route.name, route.id);
+      break;
+    case 'blob':
+      if (read) return v2.getBlob(ctx, c, route.name, route.digest);
+      if (method === 'DELETE') return v2.removeBlob(ctx, route.name, route.digest);
+      break;
+    case 'referrers':
+      if (method === 'GET') return v2.referrersHandler(ctx, c, route.name, route.digest);
+      break;
+  }
+  throw new OciError('UNSUPPORTED', `${method} is not supported on this endpoint`);
+}
