@@ -44,15 +44,13 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
       await tx.insert(repositories).values({ name: e.repository, createdSeq: seq });
       return;
     case 'blob.committed':
-      await tx
-        .insert(blobs)
-        .values({
-          sha256: e.sha256,
-          blake3: e.blake3,
-          sha512: e.sha512 ?? null,
-          size: e.size,
-          createdSeq: seq,
-        });
+      await tx.insert(blobs).values({
+        sha256: e.sha256,
+        blake3: e.blake3,
+        sha512: e.sha512 ?? null,
+        size: e.size,
+        createdSeq: seq,
+      });
       return;
     case 'blob.digest-added':
       await tx.update(blobs).set({ sha512: e.sha512 }).where(eq(blobs.sha256, e.sha256));

@@ -19,16 +19,23 @@ describe('concurrency', () => {
     const bytes = randomBytes(2 * 1024 * 1024);
     const digest = digestOf(bytes);
     const chunked = async () => {
-      const location = (await r.fetch('/v2/conc/a/blobs/uploads/', { method: 'POST' })).headers.get('location')!;
+      const location = (await r.fetch('/v2/conc/a/blobs/uploads/', { method: 'POST' })).headers.get(
+        'location',
+      )!;
       await r.fetch(location, { method: 'PATCH', body: bytes.subarray(0, 1 << 20) });
       return r.fetch(`${location}?digest=${digest}`, { method: 'PUT', body: bytes.subarray(1 << 20) });
     };
-    const monolithic = () => r.fetch(`/v2/conc/a/blobs/uploads/?digest=${digest}`, { method: 'POST', body: bytes });
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? chunked() : monolithic())));
+    const monolithic = () =>
+      r.fetch(`/v2/conc/a/blobs/uploads/?digest=${digest}`, { method: 'POST', body: bytes });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? chunked() : monolithic())),
+    );
     expect(results.map((res) => res.status)).toEqual(Array(10).fill(201));
     const sha = digest.slice('sha256:'.length);
     expect(await r.ctx.db.select().from(blobs).where(eq(blobs.sha256, sha))).toHaveLength(1);
-    expect(await r.ctx.db.select().from(repositoryBlobs).where(eq(repositoryBlobs.sha256, sha))).toHaveLength(1);
+    expect(await r.ctx.db.select().from(repositoryBlobs).where(eq(repositoryBlobs.sha256, sha))).toHaveLength(
+      1,
+    );
     const get = await r.fetch(`/v2/conc/a/blobs/${digest}`);
     expect(Buffer.from(await get.arrayBuffer()).equals(bytes)).toBe(true);
   });
@@ -67,10 +74,14 @@ describe('concurrency', () => {
 
   it('concurrent pushes of the same image to different repositories', async () => {
     const layer = randomBytes(1000);
-    const pushed = await Promise.all(Array.from({ length: 10 }, (_, i) => pushImage(r, `conc/r${i}`, 'v1', [layer])));
+    const pushed = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => pushImage(r, `conc/r${i}`, 'v1', [layer])),
+    );
     expect(new Set(pushed.map((p) => p.digest)).size).toBe(1);
     const sha = digestOf(layer).slice('sha256:'.length);
     expect(await r.ctx.db.select().from(blobs).where(eq(blobs.sha256, sha))).toHaveLength(1);
-    expect(await r.ctx.db.select().from(repositoryBlobs).where(eq(repositoryBlobs.sha256, sha))).toHaveLength(10);
+    expect(await r.ctx.db.select().from(repositoryBlobs).where(eq(repositoryBlobs.sha256, sha))).toHaveLength(
+      10,
+    );
   });
 });

@@ -30,7 +30,11 @@ async function exerciseEveryMutation() {
   await pushImage(r, 'log/a', 'v1', [randomBytes(50)]); // tag moved
   await pushImage(r, 'log/a', 'referrer', [], {
     artifactType: 'application/vnd.example',
-    subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subject.digest, size: subject.bytes.length },
+    subject: {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: subject.digest,
+      size: subject.bytes.length,
+    },
     annotations: { a: 'b' },
   });
   const shared = await pushBlob(r, 'log/a', randomBytes(300));
@@ -82,7 +86,12 @@ describe('event log', () => {
 
   it('verifies its hash chain, and detects an edited event', async () => {
     expect(await verifyEventLog(r.ctx.db)).toBeUndefined();
-    const [victim] = await r.ctx.db.select().from(events).where(eq(events.type, 'tag.set')).orderBy(asc(events.seq)).limit(1);
+    const [victim] = await r.ctx.db
+      .select()
+      .from(events)
+      .where(eq(events.type, 'tag.set'))
+      .orderBy(asc(events.seq))
+      .limit(1);
     await r.ctx.db
       .update(events)
       .set({ payload: sql`jsonb_set(${events.payload}, '{tag}', '"forged"')` })

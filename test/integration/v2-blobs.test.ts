@@ -225,7 +225,9 @@ describe('mounts and deletes', () => {
   it('mounts from another repository (201, exact Location) and without from', async () => {
     const bytes = randomBytes(300);
     const digest = await pushBlob(r, 'mount/src', bytes);
-    let res = await r.fetch(`/v2/mount/dst/blobs/uploads/?mount=${digest}&from=mount/src`, { method: 'POST' });
+    let res = await r.fetch(`/v2/mount/dst/blobs/uploads/?mount=${digest}&from=mount/src`, {
+      method: 'POST',
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe(`/v2/mount/dst/blobs/${digest}`);
     expect(res.headers.get('docker-content-digest')).toBe(digest);
@@ -236,7 +238,9 @@ describe('mounts and deletes', () => {
 
   it('a blob that cannot be mounted starts an ordinary upload (202)', async () => {
     const missing = digestOf(Buffer.from('never pushed'));
-    const res = await r.fetch(`/v2/mount/dst/blobs/uploads/?mount=${missing}&from=mount/src`, { method: 'POST' });
+    const res = await r.fetch(`/v2/mount/dst/blobs/uploads/?mount=${missing}&from=mount/src`, {
+      method: 'POST',
+    });
     expect(res.status).toBe(202);
     expect(res.headers.get('location')).toMatch(/^\/v2\/mount\/dst\/blobs\/uploads\/[0-9a-f-]{36}$/);
   });

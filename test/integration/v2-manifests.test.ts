@@ -162,7 +162,10 @@ describe('manifest push and pull', () => {
     for (const [body, type] of [
       ['not json', OCI_MANIFEST],
       ['{"schemaVersion":2}', OCI_MANIFEST],
-      ['{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}', 'application/vnd.docker.distribution.manifest.v1+prettyjws'],
+      [
+        '{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}',
+        'application/vnd.docker.distribution.manifest.v1+prettyjws',
+      ],
       [`{"schemaVersion":2,"mediaType":"${OCI_INDEX}","manifests":[]}`, OCI_MANIFEST],
     ] as const) {
       const res = await put('man/g', 'bad', body, type);
