@@ -60,8 +60,22 @@ export async function appendChunk(
     }
     if (error instanceof UploadSizeError) throw new OciError('SIZE_INVALID', error.message);
     if (error instanceof UploadMissingError) throw unknownUpload(id);
+    if (isInterrupted(error)) {
+      throw new OciError(
+        'BLOB_UPLOAD_INVALID',
+        'the request body ended before it was complete; the chunk was discarded',
+      );
+    }
     throw error;
   }
+}
+
+/** The client went away mid-body: its chunk is discarded, which is not a server fault. */
+function isInterrupted(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  return (
+    code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (error as Error)?.message === 'aborted'
+  );
 }
 
 /**
