@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // artifact-store command line: `artifact-store serve` runs the registry.
 import { CONFIG_HELP, ConfigError, loadConfig } from './config.js';
-import { DatabaseLockedError } from './control-plane/db.js';
+import { DatabaseLockedError, DatabaseOpenError } from './control-plane/db.js';
 import { startServer } from './server.js';
 
 const USAGE = `Usage: artifact-store <command>
@@ -47,13 +47,19 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (error: unknown) => {
-    const known = error instanceof ConfigError || error instanceof DatabaseLockedError;
+    const known =
+      error instanceof ConfigError ||
+      error instanceof DatabaseLockedError ||
+      error instanceof DatabaseOpenError;
     const code = (error as NodeJS.ErrnoException)?.code;
     if (known) process.stderr.write(`artifact-store: ${(error as Error).message}\n`);
     else if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       process.stderr.write(`artifact-store: cannot listen: ${(error as Error).message}\n`);
-    } else if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000') {
-      process.stderr.write(`artifact-store: cannot open the database: ${(error as Error).message}\n`);
+    } else if (
+      (error as NodeJS.ErrnoException)?.path &&
+      ['ENOTDIR', 'EACCES', 'EROFS', 'EEXIST', 'ENOSPC'].includes(code ?? '')
+    ) {
+      process.stderr.write(`artifact-store: cannot use DATA_DIR: ${(error as Error).message}\n`);
     } else process.stderr.write(`artifact-store: failed to start: ${(error as Error)?.stack ?? error}\n`);
     process.exit(1);
   },

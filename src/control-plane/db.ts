@@ -38,8 +38,25 @@ export async function openDatabase(options: { url?: string; pgliteDir: string })
   return openPglite(options.pgliteDir);
 }
 
+/** The database could not be opened or migrated (unreachable, wrong credentials, …). */
+export class DatabaseOpenError extends Error {}
+
 async function openPostgres(url: string): Promise<OpenDatabase> {
-  const migrator = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return await connectPostgres(url);
+  } catch (error) {
+    let cause: unknown = error;
+    while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause: unknown }).cause;
+    const where = new URL(url);
+    where.password = '';
+    throw new DatabaseOpenError(
+      `cannot open PostgreSQL at ${where.host}${where.pathname}: ${(cause as Error).message}`,
+    );
+  }
+}
+
+async function connectPostgres(url: string): Promise<OpenDatabase> {
+  const migrator = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     const mdb = drizzlePostgres(migrator, { schema });
     await mdb.execute(MIGRATION_LOCK);
