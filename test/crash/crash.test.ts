@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
-import { blobs, viewTables } from '../../src/control-plane/schema.js';
+import { blobs } from '../../src/control-plane/schema.js';
 import { openRegistry } from '../../src/server.js';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
-import { digestOf, freshDatabaseUrl } from '../helpers/registry.js';
+import { digestOf, freshDatabaseUrl, snapshotViews } from '../helpers/registry.js';
 
 let dataDir: string;
 let env: Record<string, string>;
@@ -180,16 +180,9 @@ describe('crash safety', () => {
         expect(createHash('sha256').update(bytes).digest('hex')).toBe(row.sha256);
       }
       expect(await verifyEventLog(db)).toBeUndefined();
-      const snapshot = async () => {
-        const out: Record<string, string[]> = {};
-        for (const [name, table] of Object.entries(viewTables)) {
-          out[name] = (await db.select().from(table)).map((row) => JSON.stringify(row)).sort();
-        }
-        return out;
-      };
-      const live = await snapshot();
+      const live = await snapshotViews(db);
       await rebuildViews(db);
-      expect(await snapshot()).toEqual(live);
+      expect(await snapshotViews(db)).toEqual(live);
     } finally {
       await opened.close();
     }

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { loadConfig } from '../../src/config.js';
+import type { Database } from '../../src/control-plane/db.js';
+import { viewTables } from '../../src/control-plane/schema.js';
 import { type RunningRegistry, startServer } from '../../src/server.js';
 
 export interface TestRegistry extends RunningRegistry {
@@ -89,4 +91,13 @@ export async function pushImage(
   });
   if (response.status !== 201) throw new Error(`push manifest: ${response.status} ${await response.text()}`);
   return { digest: digestOf(bytes), bytes, response };
+}
+
+/** Every view table's rows, serialised and sorted, for comparing live views with rebuilt ones. */
+export async function snapshotViews(db: Database): Promise<Record<string, string[]>> {
+  const snapshot: Record<string, string[]> = {};
+  for (const [name, table] of Object.entries(viewTables)) {
+    snapshot[name] = (await db.select().from(table)).map((row) => JSON.stringify(row)).sort();
+  }
+  return snapshot;
 }

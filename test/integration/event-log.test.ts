@@ -4,8 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
-import { events, viewTables } from '../../src/control-plane/schema.js';
-import { pushBlob, pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { events } from '../../src/control-plane/schema.js';
+import {
+  pushBlob,
+  pushImage,
+  snapshotViews,
+  startTestRegistry,
+  type TestRegistry,
+} from '../helpers/registry.js';
 
 let r: TestRegistry;
 beforeAll(async () => {
@@ -14,15 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await r?.close();
 });
-
-async function snapshotViews() {
-  const snapshot: Record<string, unknown[]> = {};
-  for (const [name, table] of Object.entries(viewTables)) {
-    const rows = await r.ctx.db.select().from(table);
-    snapshot[name] = rows.map((row) => JSON.stringify(row)).sort();
-  }
-  return snapshot;
-}
 
 /** Exercises every kind of mutation the registry has. */
 async function exerciseEveryMutation() {
@@ -56,10 +53,10 @@ async function exerciseEveryMutation() {
 describe('event log', () => {
   it('rebuilds every view table from the log alone, identical to the live tables', async () => {
     await exerciseEveryMutation();
-    const live = await snapshotViews();
+    const live = await snapshotViews(r.ctx.db);
     for (const [name, rows] of Object.entries(live)) expect(rows.length, name).toBeGreaterThan(0);
     await rebuildViews(r.ctx.db);
-    expect(await snapshotViews()).toEqual(live);
+    expect(await snapshotViews(r.ctx.db)).toEqual(live);
   });
 
   it('has gap-free monotonic sequence numbers and every event type', async () => {
