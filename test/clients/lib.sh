@@ -13,8 +13,9 @@ COSIGN=(--allow-http-registry --allow-insecure-registry)
 SKOPEO=(--insecure-policy)
 
 step() { echo "--- $*"; }
-fail() {
-  echo "ASSERTION FAILED: $*" >&2
+fail() { # message [details]: details first, so the message is the log's last line
+  [ -z "${2:-}" ] || printf '%s\n' "$2" | tail -c 1500 >&2
+  echo "ASSERTION FAILED: $1" >&2
   exit 1
 }
 
@@ -29,25 +30,26 @@ assert_same() { # file1 file2: byte-for-byte equality
 assert_json() { # file jq-filter [jq args...]: the filter must yield true
   local file=$1 filter=$2
   shift 2
-  jq -e "$@" "$filter" "$file" >/dev/null || fail "$file: expected ($filter) to hold; got: $(head -c 2000 "$file")"
+  jq -e "$@" "$filter" "$file" >/dev/null || fail "$file: expected ($filter) to hold" "$(head -c 1500 "$file")"
 }
 
 assert_grep() { # file extended-regex
-  grep -Eq -- "$2" "$1" || fail "$1 does not match /$2/; got: $(tail -c 2000 "$1")"
+  grep -Eq -- "$2" "$1" || fail "$1 does not match /$2/" "$(tail -n 15 "$1")"
 }
 
 assert_no_grep() { # file extended-regex
-  ! grep -Eq -- "$2" "$1" || fail "$1 unexpectedly matches /$2/: $(grep -Em3 -- "$2" "$1")"
+  ! grep -Eq -- "$2" "$1" || fail "$1 unexpectedly matches /$2/" "$(grep -Em3 -- "$2" "$1")"
 }
 
 # expect_failure <out-file> <cmd...>: the command must exit non-zero; its output goes to out-file.
 expect_failure() {
   local out=$1
   shift
-  if "$@" >"$out" 2>&1; then fail "expected failure of: $* (output: $(tail -c 1000 "$out"))"; fi
+  if "$@" >"$out" 2>&1; then fail "expected failure of: $*" "$(tail -n 10 "$out")"; fi
   echo "(failed as expected: $(grep -Ev '^WARNING' "$out" | tail -1))"
 }
 
+urlencode() { jq -rn --arg v "$1" '$v | @uri'; }
 sha256_hex() { sha256sum "$1" | cut -d' ' -f1; }
 digest_of() { echo "sha256:$(sha256_hex "$1")"; }
 random_file() { head -c "$2" /dev/urandom >"$1"; } # path bytes
@@ -59,10 +61,12 @@ http_get() {
   curl -sS -o "$body" -D "$headers" -w '%{http_code}' "$@" "http://$REG$path"
 }
 http_status() { # method path -> status code
-  curl -sS -o /dev/null -w '%{http_code}' -X "$1" ${2:+"http://$REG$2"} $([ "$1" = HEAD ] && echo -I)
+  local how=(-X "$1")
+  [ "$1" = HEAD ] && how=(--head)
+  curl -sS -o /dev/null -w '%{http_code}' "${how[@]}" "http://$REG$2"
 }
 header_value() { # headers-file name -> value (last occurrence, CR stripped)
-  grep -i "^$2:" "$1" | tail -1 | cut -d: -f2- | sed 's/^ *//' | tr -d '\r'
+  { grep -i "^$2:" "$1" || true; } | tail -1 | cut -d: -f2- | sed 's/^ *//' | tr -d '\r'
 }
 
 # make_tar <dir> <out.tar>: a reproducible tarball of dir's contents.
@@ -81,6 +85,6 @@ make_image() {
   local flags=()
   [ "$kind" = oci ] && flags+=(--oci-empty-base)
   crane append "${CRANE[@]}" "${flags[@]}" -f "$dir/layer.tar" -t "$REG/$ref" >/dev/null 2>"$dir/append.log" ||
-    fail "crane append $ref: $(cat "$dir/append.log")"
+    fail "crane append $ref" "$(cat "$dir/append.log")"
   crane digest "${CRANE[@]}" "$REG/$ref"
 }
