@@ -60,6 +60,7 @@ set +e
 (cd "$out" && OCI_REGISTRY="$host" OCI_TLS=disabled OCI_REPO1=conformance/repo1 OCI_REPO2=conformance/repo2 \
   OCI_VERSION=1.1 OCI_RESULTS_DIR="$out" OCI_LOG=warn \
   OCI_API_BLOBS_UPLOAD_CANCEL=true OCI_API_BLOBS_DIGEST_HEADER=true OCI_API_MANIFESTS_DIGEST_HEADER=true \
+  OCI_API_MANIFESTS_TAG_PARAM=true \
   "$ROOT/.tools/bin/conformance" > "$out/output.txt" 2>&1)
 rc=$?
 set -e

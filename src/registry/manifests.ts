@@ -34,6 +34,8 @@ export function parseReference(reference: string): Reference {
 export interface PushedManifest {
   digest: string;
   subject?: string;
+  /** Every tag now pointing at the manifest because of this push. */
+  tags: string[];
 }
 
 export async function putManifest(
@@ -42,7 +44,13 @@ export async function putManifest(
   reference: Reference,
   contentType: string | undefined,
   bytes: Uint8Array,
+  /** More tags to set in the same transaction (`?tag=` on a push by digest). */
+  extraTags: string[] = [],
 ): Promise<PushedManifest> {
+  for (const tag of extraTags) {
+    if (!isValidTag(tag)) throw new OciError('TAG_INVALID', 'invalid tag', { tag });
+  }
+  const tags = [...new Set([...(reference.kind === 'tag' ? [reference.tag] : []), ...extraTags])];
   const parsed = parseManifest(bytes, contentType);
   const algorithm = reference.kind === 'digest' ? reference.digest.algorithm : 'sha256';
   const hex = algorithm === 'blake3' ? undefined : createHash(algorithm).update(bytes).digest('hex');
@@ -88,16 +96,16 @@ export async function putManifest(
         annotations: parsed.annotations,
       });
     }
-    if (reference.kind === 'tag') {
-      const previous = await findTag(m.tx, repository, reference.tag);
+    for (const tag of tags) {
+      const previous = await findTag(m.tx, repository, tag);
       if (previous === undefined) {
-        await m.emit({ type: 'tag.set', repository, tag: reference.tag, digest });
+        await m.emit({ type: 'tag.set', repository, tag, digest });
       } else if (previous !== digest) {
-        await m.emit({ type: 'tag.moved', repository, tag: reference.tag, digest, previous });
+        await m.emit({ type: 'tag.moved', repository, tag, digest, previous });
       }
     }
   });
-  return { digest, subject: parsed.subject };
+  return { digest, subject: parsed.subject, tags };
 }
 
 /** Resolves a reference to the stored manifest; MANIFEST_UNKNOWN when there is none. */

@@ -248,6 +248,26 @@ describe('tags', () => {
     expect(head.headers.get('docker-content-digest')).toBe(second.digest);
   });
 
+  it('sets ?tag= tags on a push by digest, in one step, and answers with OCI-Tag', async () => {
+    const { bytes, digest } = await pushImage(r, 'tags/e', 'first', []);
+    const res = await r.fetch(`/v2/tags/e/manifests/${digest}?tag=a&tag=b`, {
+      method: 'PUT',
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: bytes,
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('oci-tag')).toBe('a, b');
+    const list = (await (await r.fetch('/v2/tags/e/tags/list')).json()) as { tags: string[] };
+    expect(list.tags).toEqual(['a', 'b', 'first']);
+    const bad = await r.fetch(`/v2/tags/e/manifests/${digest}?tag=.bad`, {
+      method: 'PUT',
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: bytes,
+    });
+    expect(bad.status).toBe(400);
+    expect(await errorCode(bad)).toBe('TAG_INVALID');
+  });
+
   it('sha256-<hex> fallback tags are ordinary tags, not digests', async () => {
     const subject = await pushImage(r, 'tags/d', 'v1', []);
     const fallback = subject.digest.replace(':', '-');

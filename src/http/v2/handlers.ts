@@ -197,12 +197,13 @@ export async function putManifestHandler(
   const reference = parseReference(referenceText);
   const bytes = await readBounded(c, ctx.limits.maxManifestBytes);
   const contentType = c.req.header('content-type')?.split(';')[0]?.trim() || undefined;
-  const pushed = await putManifest(ctx, name, reference, contentType, bytes);
+  const pushed = await putManifest(ctx, name, reference, contentType, bytes, c.req.queries('tag') ?? []);
   const headers: Record<string, string> = {
     Location: `/v2/${name}/manifests/${pushed.digest}`,
     'Docker-Content-Digest': pushed.digest,
   };
   if (pushed.subject) headers['OCI-Subject'] = pushed.subject;
+  if (pushed.tags.length > 0) headers['OCI-Tag'] = pushed.tags.join(', ');
   return empty(201, headers);
 }
 
