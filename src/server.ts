@@ -8,6 +8,7 @@ import { initEventLog } from './control-plane/event-log.js';
 import { FsBlobStore } from './data-plane/fs-blob-store.js';
 import { createApp } from './http/app.js';
 import type { RegistryContext } from './registry/context.js';
+import { ReadCache } from './registry/read-cache.js';
 
 export interface RunningRegistry {
   url: string;
@@ -25,7 +26,13 @@ export async function openRegistry(
   const database = await openDatabase({ url: config.databaseUrl, pgliteDir: join(config.dataDir, 'db') });
   await initEventLog(database.db);
   return {
-    ctx: { db: database.db, store, limits: { maxManifestBytes: config.maxManifestBytes } },
+    ctx: {
+      db: database.db,
+      store,
+      limits: { maxManifestBytes: config.maxManifestBytes },
+      // The embedded database is locked to this process, so this process sees every write.
+      cache: new ReadCache(database.kind === 'pglite'),
+    },
     close: () => database.close(),
   };
 }

@@ -1,6 +1,8 @@
 // Opens the control-plane database: embedded PGlite in DATA_DIR by default, PostgreSQL when a
 // postgres:// URL is given. Migrations from drizzle/ are applied at start-up under an advisory lock,
 // so several nodes starting at once apply them exactly once.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, open as openFile, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +75,37 @@ async function connectPostgres(url: string): Promise<OpenDatabase> {
   return { db, kind: 'postgres', close: () => client.end() };
 }
 
+/** PGlite's defaults, with a small buffer pool: the registry's hot data is tiny and memory matters. */
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
+async function openMigratedPglite(dir: string | undefined) {
+  const client = dir ? new PGlite(dir, { startParams: PGLITE_START_PARAMS }) : new PGlite();
+  await client.waitReady;
+  const db = drizzlePglite(client, { schema });
+  await db.execute(MIGRATION_LOCK);
+  await migratePglite(db, { migrationsFolder: migrationsFolder() });
+  await db.execute(MIGRATION_UNLOCK);
+  return { client, db };
+}
+
+/** Creates (if needed) and migrates an embedded database, then closes it. */
+export async function initPglite(dir: string): Promise<void> {
+  const { client } = await openMigratedPglite(dir);
+  await client.close();
+}
+
+/** Runs initPglite in a child process when the compiled entry exists (not under the test runner). */
+async function initPgliteInChild(dir: string): Promise<boolean> {
+  const script = fileURLToPath(new URL('./pglite-init.js', import.meta.url));
+  if (!existsSync(script)) return false;
+  const child = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`initialising the embedded database in ${dir} failed: ${stderr.trim()}`);
+  return true;
+}
+
 async function openPglite(dir: string): Promise<OpenDatabase> {
   const inMemory = dir === 'memory://';
   let releaseLock = async () => {};
@@ -81,12 +114,8 @@ async function openPglite(dir: string): Promise<OpenDatabase> {
     releaseLock = await lockDirectory(dir);
   }
   try {
-    const client = inMemory ? new PGlite() : new PGlite(dir);
-    await client.waitReady;
-    const db = drizzlePglite(client, { schema });
-    await db.execute(MIGRATION_LOCK);
-    await migratePglite(db, { migrationsFolder: migrationsFolder() });
-    await db.execute(MIGRATION_UNLOCK);
+    if (!inMemory && !existsSync(join(dir, 'PG_VERSION'))) await initPgliteInChild(dir);
+    const { client, db } = await openMigratedPglite(inMemory ? undefined : dir);
     return {
       db: db as unknown as Database,
       kind: 'pglite',

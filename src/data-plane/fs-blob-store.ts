@@ -16,6 +16,8 @@ import {
 import { type BlobDigests, DualHasher, hashBytes } from './hasher.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
+const WRITE_BUFFER = 4 * 1024 * 1024;
+
 /** The running hash of an upload, valid while `offset` equals the committed spool length. */
 interface HashState {
   offset: number;
@@ -96,7 +98,8 @@ export class FsBlobStore implements BlobStore {
               yield chunk;
             }
           },
-          createWriteStream(path, { flags: 'r+', start: offset }),
+          // A large buffer lets hashing the next chunks overlap with writing the previous ones.
+          createWriteStream(path, { flags: 'r+', start: offset, highWaterMark: WRITE_BUFFER }),
         );
         if (options.expectedLength !== undefined && written !== options.expectedLength) {
           throw new UploadSizeError(`body has ${written} bytes, ${options.expectedLength} were announced`);

@@ -2,6 +2,7 @@ import type { Database } from '../control-plane/db.js';
 import { type Mutation, mutate } from '../control-plane/event-log.js';
 import { repositoryExists } from '../control-plane/queries.js';
 import type { BlobStore } from '../data-plane/blob-store.js';
+import type { ReadCache } from './read-cache.js';
 
 export interface RegistryLimits {
   /** Largest manifest accepted, in bytes (the spec asks for at least 4 MiB). */
@@ -13,10 +14,16 @@ export interface RegistryContext {
   db: Database;
   store: BlobStore;
   limits: RegistryLimits;
+  cache: ReadCache;
 }
 
-export function withMutation<T>(ctx: RegistryContext, work: (m: Mutation) => Promise<T>): Promise<T> {
-  return mutate(ctx.db, work);
+export async function withMutation<T>(ctx: RegistryContext, work: (m: Mutation) => Promise<T>): Promise<T> {
+  ctx.cache.invalidate();
+  try {
+    return await mutate(ctx.db, work);
+  } finally {
+    ctx.cache.invalidate();
+  }
 }
 
 /** Repositories come into being on first use (push, upload or mount). */

@@ -114,11 +114,23 @@ export async function getManifest(
   repository: string,
   reference: Reference,
 ): Promise<ManifestRow> {
-  const digest =
-    reference.kind === 'tag'
-      ? await findTag(ctx.db, repository, reference.tag)
-      : formatDigest(reference.digest);
-  const row = digest === undefined ? undefined : await findManifest(ctx.db, repository, digest);
+  const { cache } = ctx;
+  const token = cache.token();
+  let digest: string | undefined;
+  if (reference.kind === 'tag') {
+    digest = cache.getTag(repository, reference.tag);
+    if (digest === undefined) {
+      digest = await findTag(ctx.db, repository, reference.tag);
+      if (digest !== undefined) cache.setTag(token, repository, reference.tag, digest);
+    }
+  } else {
+    digest = formatDigest(reference.digest);
+  }
+  let row = digest === undefined ? undefined : cache.getManifest(repository, digest);
+  if (!row && digest !== undefined) {
+    row = await findManifest(ctx.db, repository, digest);
+    if (row) cache.setManifest(token, row);
+  }
   if (!row)
     throw new OciError('MANIFEST_UNKNOWN', 'manifest unknown to registry', {
       reference: describe(reference),
@@ -126,8 +138,12 @@ export async function getManifest(
   return row;
 }
 
-export function readManifestBytes(ctx: RegistryContext, row: ManifestRow): Promise<Buffer> {
-  return ctx.store.readBytes(row.sha256);
+export async function readManifestBytes(ctx: RegistryContext, row: ManifestRow): Promise<Buffer> {
+  const cached = ctx.cache.getBytes(row.sha256);
+  if (cached) return cached;
+  const bytes = await ctx.store.readBytes(row.sha256);
+  ctx.cache.setBytes(row.sha256, bytes);
+  return bytes;
 }
 
 /** Deleting a tag removes the tag; deleting a digest removes the manifest and every tag on it. */

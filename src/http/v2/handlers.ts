@@ -1,6 +1,8 @@
 // One handler per /v2/ endpoint. Each reads the request, calls the registry and writes the answer;
 // the rules live in src/registry/.
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import { type Digest, type DigestError, formatDigest, parseDigest } from '../../digest.js';
 import { OciError } from '../../oci/errors.js';
@@ -31,7 +33,7 @@ import {
   parseRangeHeader,
   readBounded,
 } from './request.js';
-import { empty, json } from './responses.js';
+import { API_VERSION_HEADER, empty, json } from './responses.js';
 
 type C = Context<Env>;
 
@@ -90,6 +92,13 @@ export async function getBlob(
   headers['Content-Length'] = String(byteRange ? byteRange.end - byteRange.start + 1 : blob.size);
   if (c.req.method === 'HEAD' || blob.size === 0) return new Response(null, { status, headers });
   const stream = readBlob(ctx, blob, byteRange);
+  const outgoing = c.env?.outgoing;
+  if (outgoing) {
+    // On Node, pipe the file straight into the socket: no web-stream round trip for large blobs.
+    outgoing.writeHead(status, { ...headers, ...API_VERSION_HEADER });
+    pipeline(stream, outgoing).catch(() => {}); // the client went away; both ends are closed
+    return RESPONSE_ALREADY_SENT;
+  }
   return new Response(Readable.toWeb(stream) as ReadableStream, { status, headers });
 }
 

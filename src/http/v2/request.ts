@@ -4,7 +4,12 @@ import type { Context } from 'hono';
 import type { ByteRange } from '../../data-plane/blob-store.js';
 import { OciError } from '../../oci/errors.js';
 
-export type Env = { Bindings: { incoming?: import('node:http').IncomingMessage } };
+export type Env = {
+  Bindings: {
+    incoming?: import('node:http').IncomingMessage;
+    outgoing?: import('node:http').ServerResponse;
+  };
+};
 
 /** The request body as a Node stream: the socket itself on Node, the web stream elsewhere (tests). */
 export function bodyStream(c: Context<Env>): Readable {
