@@ -75,8 +75,10 @@ async function connectPostgres(url: string): Promise<OpenDatabase> {
   return { db, kind: 'postgres', close: () => client.end() };
 }
 
-/** PGlite's defaults, with a small buffer pool: the registry's hot data is tiny and memory matters. */
-const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+/**
+ * PGlite's defaults, with a small buffer pool (4 MB; the operating system caches the files too): the registry's
+ * hot metadata is tiny and memory matters (measured: 182 MiB RSS idle vs 205 MiB at 16 MB). */
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=4MB'];
 
 async function openMigratedPglite(dir: string | undefined) {
   const client = dir ? new PGlite(dir, { startParams: PGLITE_START_PARAMS }) : new PGlite();
