@@ -27,14 +27,6 @@ export function parseDigest(text: string): Digest {
   return { algorithm, hex };
 }
 
-export function tryParseDigest(text: string): Digest | undefined {
-  try {
-    return parseDigest(text);
-  } catch {
-    return undefined;
-  }
-}
-
 export function formatDigest(d: Digest): string {
   return `${d.algorithm}:${d.hex}`;
 }

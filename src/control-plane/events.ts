@@ -29,8 +29,6 @@ export type RegistryEvent =
   | { type: 'upload.completed'; id: string; repository: string; sha256: string }
   | { type: 'upload.cancelled'; id: string; repository: string };
 
-export type EventType = RegistryEvent['type'];
-
 /** The stored form: the event with its place in the log. */
 export interface LoggedEvent {
   seq: number;
