@@ -1,6 +1,6 @@
 // The event log is the source of truth: every view table can be rebuilt from it alone, and its hash
 // chain exposes any edit.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
@@ -37,8 +37,10 @@ async function exerciseEveryMutation() {
   const shared = await pushBlob(r, 'log/a', randomBytes(300));
   await r.fetch(`/v2/log/b/blobs/uploads/?mount=${shared}&from=log/a`, { method: 'POST' });
   await r.fetch(`/v2/log/b/blobs/${shared}`, { method: 'DELETE' });
+  // The same bytes pushed again under their sha512: the blob gains a digest (blob.digest-added).
   const sha512 = randomBytes(64);
-  const d512 = `sha512:${(await import('node:crypto')).createHash('sha512').update(sha512).digest('hex')}`;
+  await pushBlob(r, 'log/c', sha512);
+  const d512 = `sha512:${createHash('sha512').update(sha512).digest('hex')}`;
   await r.fetch(`/v2/log/c/blobs/uploads/?digest=${d512}`, { method: 'POST', body: sha512 });
   const doomed = await pushImage(r, 'log/c', 'doomed', [randomBytes(10)]);
   await r.fetch(`/v2/log/c/manifests/${doomed.digest}`, { method: 'DELETE' });
@@ -66,6 +68,7 @@ describe('event log', () => {
     for (const type of [
       'repository.created',
       'blob.committed',
+      'blob.digest-added',
       'blob.linked',
       'blob.unlinked',
       'manifest.stored',
