@@ -17,6 +17,8 @@ import { type BlobDigests, DualHasher, hashBytes } from './hasher.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
 const WRITE_BUFFER = 4 * 1024 * 1024;
+/** Large reads: fewer, bigger socket writes (measured 1.7-2.2 GB/s vs 1.2-1.7 at 1 MiB). */
+const READ_BUFFER = 4 * 1024 * 1024;
 
 /** The running hash of an upload, valid while `offset` equals the committed spool length. */
 interface HashState {
@@ -190,7 +192,7 @@ export class FsBlobStore implements BlobStore {
     return createReadStream(this.blobPath(sha256), {
       start: range?.start,
       end: range?.end,
-      highWaterMark: 1 << 20,
+      highWaterMark: READ_BUFFER,
     });
   }
 
