@@ -1,6 +1,7 @@
 // Manifest push, pull and delete. Bytes are stored exactly as pushed; identity is their digest.
 import { createHash } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
+import type { Database } from '../control-plane/db.js';
 import {
   findManifest,
   findRepositoryBlob,
@@ -11,7 +12,7 @@ import {
 import { manifests } from '../control-plane/schema.js';
 import { type Digest, type DigestError, formatDigest, looksLikeDigest, parseDigest } from '../digest.js';
 import { OciError } from '../oci/errors.js';
-import { parseManifest } from '../oci/manifest.js';
+import { type ParsedManifest, parseManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/names.js';
 import { recordBlob } from './blobs.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
@@ -63,24 +64,10 @@ export async function putManifest(
     });
   }
 
-  const missing: { digest: string }[] = [];
-  for (const d of parsed.blobs) {
-    if (!(await findRepositoryBlob(ctx.db, repository, parseDigest(d.digest))))
-      missing.push({ digest: d.digest });
-  }
-  for (const d of parsed.manifests) {
-    if (!(await findManifest(ctx.db, repository, d.digest))) missing.push({ digest: d.digest });
-  }
-  if (missing.length > 0) {
-    throw new OciError(
-      'MANIFEST_BLOB_UNKNOWN',
-      'manifest references blobs or manifests unknown to the repository',
-      missing,
-    );
-  }
-
   const digests = await ctx.store.putBytes(bytes);
   await withMutation(ctx, async (m) => {
+    // Checked inside the transaction, so a blob or child unlinked meanwhile cannot slip through.
+    await requireReferences(m.tx, repository, parsed);
     await ensureRepository(m, repository);
     await recordBlob(m, digests);
     if (!(await findManifest(m.tx, repository, digest))) {
@@ -171,6 +158,25 @@ export async function deleteManifest(
     }
     await m.emit({ type: 'manifest.deleted', repository, digest });
   });
+}
+
+/** Every blob and child manifest the manifest needs must be in the repository. */
+async function requireReferences(db: Database, repository: string, parsed: ParsedManifest): Promise<void> {
+  const missing: { digest: string }[] = [];
+  for (const d of parsed.blobs) {
+    if (!(await findRepositoryBlob(db, repository, parseDigest(d.digest))))
+      missing.push({ digest: d.digest });
+  }
+  for (const d of parsed.manifests) {
+    if (!(await findManifest(db, repository, d.digest))) missing.push({ digest: d.digest });
+  }
+  if (missing.length > 0) {
+    throw new OciError(
+      'MANIFEST_BLOB_UNKNOWN',
+      'manifest references blobs or manifests unknown to the repository',
+      missing,
+    );
+  }
 }
 
 function describe(reference: Reference): string {
