@@ -86,6 +86,27 @@ describe('crash safety', () => {
     expect(Buffer.from(await get.arrayBuffer()).equals(blob)).toBe(true);
   });
 
+  it('a monolithic blob push killed mid-body stores nothing, and the push can be repeated', async () => {
+    let url = server!.url;
+    const big = randomBytes(4 * 1024 * 1024);
+    await startPartialRequest(
+      `${url}/v2/crash/m/blobs/uploads/?digest=${digestOf(big)}`,
+      'POST',
+      { 'Content-Type': 'application/octet-stream' },
+      big.subarray(0, 1 << 20),
+      big.length,
+    );
+    url = await restart();
+    expect((await fetch(`${url}/v2/crash/m/blobs/${digestOf(big)}`, { method: 'HEAD' })).status).toBe(404);
+    const again = await fetch(`${url}/v2/crash/m/blobs/uploads/?digest=${digestOf(big)}`, {
+      method: 'POST',
+      body: big,
+    });
+    expect(again.status).toBe(201);
+    const get = await fetch(`${url}/v2/crash/m/blobs/${digestOf(big)}`);
+    expect(Buffer.from(await get.arrayBuffer()).equals(big)).toBe(true);
+  });
+
   it('a manifest push killed mid-body leaves no trace', async () => {
     let url = server!.url;
     const config = Buffer.from('{}');
