@@ -95,8 +95,14 @@ export class FsBlobStore implements BlobStore {
           body,
           async function* (source: AsyncIterable<Buffer>) {
             for await (const chunk of source) {
-              running?.update(chunk);
               written += chunk.byteLength;
+              // Stop at once when a body runs past what it announced, rather than spool it all.
+              if (options.expectedLength !== undefined && written > options.expectedLength) {
+                throw new UploadSizeError(
+                  `body is longer than the ${options.expectedLength} bytes announced`,
+                );
+              }
+              running?.update(chunk);
               yield chunk;
             }
           },

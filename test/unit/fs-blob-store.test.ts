@@ -88,3 +88,18 @@ describe('FsBlobStore uploads', () => {
     expect(digests.sha256).toBe(createHash('sha256').update('keep!').digest('hex'));
   });
 });
+
+describe('FsBlobStore limits', () => {
+  it('stops a body that runs past its announced length, leaving the offset unchanged', async () => {
+    await store.createUpload(ID);
+    const endless = new Readable({
+      read() {
+        this.push(Buffer.alloc(64 * 1024));
+      },
+    });
+    await expect(
+      store.appendUpload(ID, endless, { expectedOffset: 0, expectedLength: 100_000 }),
+    ).rejects.toThrow(UploadSizeError);
+    expect(await store.uploadOffset(ID)).toBe(0);
+  });
+});
