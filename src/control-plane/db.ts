@@ -96,16 +96,18 @@ export async function initPglite(dir: string): Promise<void> {
   await client.close();
 }
 
-/** Runs initPglite in a child process when the compiled entry exists (not under the test runner). */
-async function initPgliteInChild(dir: string): Promise<boolean> {
+/**
+ * Runs initPglite in a child process when the compiled entry exists; under the test runner (which
+ * runs the TypeScript sources) it does nothing and the database is created in-process.
+ */
+async function initPgliteInChild(dir: string): Promise<void> {
   const script = fileURLToPath(new URL('./pglite-init.js', import.meta.url));
-  if (!existsSync(script)) return false;
+  if (!existsSync(script)) return;
   const child = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`initialising the embedded database in ${dir} failed: ${stderr.trim()}`);
-  return true;
 }
 
 async function openPglite(dir: string): Promise<OpenDatabase> {

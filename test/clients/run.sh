@@ -93,6 +93,18 @@ mkdir -p "$DOCKER_CONFIG" "$(dirname "$REGCTL_CONFIG")"
 
 passed=0
 failed=0
+# record <ok: 0|1> <label> <log>: counts one result; a failure shows the end of its log.
+record() {
+  if [ "$1" = 0 ]; then
+    passed=$((passed + 1))
+    echo "PASS $2"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $2 -- last lines of $3:"
+    tail -25 "$3" | sed 's/^/    /'
+  fi
+}
+
 for script in "$HERE"/scenarios/*.sh; do
   name=$(basename "$script" .sh)
   if [ $# -gt 0 ]; then
@@ -103,25 +115,15 @@ for script in "$HERE"/scenarios/*.sh; do
   dir=$WORK/scenarios/$name
   mkdir -p "$dir"
   start=$SECONDS
-  if (cd "$dir" && timeout --kill-after=10 300 bash "$script") >"$dir.log" 2>&1; then
-    passed=$((passed + 1))
-    echo "PASS $name ($((SECONDS - start))s)"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name ($((SECONDS - start))s) -- last lines of $dir.log:"
-    tail -25 "$dir.log" | sed 's/^/    /'
-  fi
+  ok=0
+  (cd "$dir" && timeout --kill-after=10 300 bash "$script") >"$dir.log" 2>&1 || ok=1
+  record $ok "$name ($((SECONDS - start))s)" "$dir.log"
 done
 
 # The server must have survived every scenario.
-if kill -0 "$SERVER_PID" 2>/dev/null && curl -sf "http://$REG/v2/" >/dev/null; then
-  passed=$((passed + 1))
-  echo "PASS server-alive"
-else
-  failed=$((failed + 1))
-  echo "FAIL server-alive -- last lines of $WORK/server.log:"
-  tail -25 "$WORK/server.log" | sed 's/^/    /'
-fi
+ok=0
+kill -0 "$SERVER_PID" 2>/dev/null && curl -sf "http://$REG/v2/" >/dev/null || ok=1
+record $ok server-alive "$WORK/server.log"
 if grep -q 'request failed' "$WORK/server.log"; then
   echo "note: the server logged internal errors:"
   grep -A5 'request failed' "$WORK/server.log" | head -40 | sed 's/^/    /'
