@@ -1,66 +1,155 @@
 #!/usr/bin/env node
-// artifact-store command line: `artifact-store serve` runs the registry.
+// artifact-store command line: `serve` runs the registry; `verify` and `events` check and repair a
+// stopped one (they take DATA_DIR's lock, as the server does).
+import { readFileSync } from 'node:fs';
 import { CONFIG_HELP, ConfigError, loadConfig } from './config.js';
-import { DatabaseLockedError, DatabaseOpenError } from './control-plane/db.js';
-import { startServer } from './server.js';
+import { DatabaseOpenError } from './control-plane/db.js';
+import { EmbeddedPostgresError } from './control-plane/embedded-postgres.js';
+import { logHead, rebuildViews, verifyEventLog } from './control-plane/event-log.js';
+import { EmbeddedPostgresUnavailable } from './control-plane/postgres-binaries.js';
+import { DataDirError } from './data-dir.js';
+import { verifyRegistry } from './registry/verify.js';
+import { openRegistry, startServer } from './server.js';
 
 const USAGE = `Usage: artifact-store <command>
 
 Commands:
-  serve      run the registry (OCI Distribution v1.1 at /v2/)
-  help       show this help
+  serve                 run the registry (OCI Distribution v1.1 at /v2/)
+  verify [--repair]     check every blob, manifest and the event log (the server must be stopped);
+                        --repair quarantines damaged bytes, removes strays, rebuilds views
+  events verify         check the event log's hash chain
+  events rebuild        rebuild every view table from the event log
+  --version             print the version
+  help                  show this help
 
 ${CONFIG_HELP}
 `;
 
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const command = argv[0];
+  const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return command === undefined ? 1 : 0;
   }
-  if (command !== 'serve') {
-    process.stderr.write(`artifact-store: unknown command "${command}" (try --help)\n`);
-    return 2;
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`artifact-store ${version()}\n`);
+    return 0;
   }
-  if (argv.includes('--help') || argv.includes('-h')) {
+  if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
   }
+  switch (command) {
+    case 'serve':
+      return serve();
+    case 'verify':
+      return verify(rest);
+    case 'events':
+      return events(rest);
+    default:
+      process.stderr.write(`artifact-store: unknown command "${command}" (try --help)\n`);
+      return 2;
+  }
+}
+
+async function serve(): Promise<number> {
   const config = loadConfig();
   const registry = await startServer(config);
-  const where = config.databaseUrl ? 'PostgreSQL' : `PGlite in ${config.dataDir}/db`;
+  const where =
+    registry.database === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}/pg` : 'DATABASE_URL';
   process.stdout.write(
     `artifact-store listening on ${registry.url} (data ${config.dataDir}, metadata ${where})\n`,
   );
+  registry.onFatal((why) => {
+    process.stderr.write(`artifact-store: the embedded PostgreSQL stopped (${why}); exiting\n`);
+    process.exit(1);
+  });
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     await registry.close();
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   return -1;
 }
+
+async function verify(args: string[]): Promise<number> {
+  const unknown = args.filter((a) => a !== '--repair');
+  if (unknown.length > 0) return usageError(`verify: unknown option ${unknown[0]}`);
+  const registry = await openRegistry(loadConfig());
+  try {
+    const report = await verifyRegistry(registry.ctx, {
+      repair: args.includes('--repair'),
+      progress: (line) => process.stderr.write(`${line}\n`),
+    });
+    for (const problem of report.problems) process.stdout.write(`problem: ${problem}\n`);
+    for (const repair of report.repairs) process.stdout.write(`repaired: ${repair}\n`);
+    process.stdout.write(
+      `verify: ${report.blobsChecked} blobs checked, ${report.problems.length} problems, ${report.repairs.length} repairs\n`,
+    );
+    return report.problems.length === 0 ? 0 : 1;
+  } finally {
+    await registry.close();
+  }
+}
+
+async function events(args: string[]): Promise<number> {
+  const [action, ...extra] = args;
+  if ((action !== 'verify' && action !== 'rebuild') || extra.length > 0) {
+    return usageError('events: use "events verify" or "events rebuild"');
+  }
+  const registry = await openRegistry(loadConfig());
+  try {
+    const { db } = registry.ctx;
+    if (action === 'rebuild') {
+      const count = await rebuildViews(db);
+      process.stdout.write(`events: rebuilt every view from ${count} events\n`);
+      return 0;
+    }
+    const broken = await verifyEventLog(db);
+    if (broken !== undefined) {
+      process.stdout.write(`events: the hash chain breaks at sequence ${broken}\n`);
+      return 1;
+    }
+    const head = await logHead(db);
+    process.stdout.write(`events: ${head.seq} events, hash chain intact (head ${head.hash})\n`);
+    return 0;
+  } finally {
+    await registry.close();
+  }
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`artifact-store: ${message} (try --help)\n`);
+  return 2;
+}
+
+const KNOWN = [
+  ConfigError,
+  DatabaseOpenError,
+  DataDirError,
+  EmbeddedPostgresError,
+  EmbeddedPostgresUnavailable,
+];
 
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exit(code);
   },
   (error: unknown) => {
-    const known =
-      error instanceof ConfigError ||
-      error instanceof DatabaseLockedError ||
-      error instanceof DatabaseOpenError;
-    const code = (error as NodeJS.ErrnoException)?.code;
-    if (known) process.stderr.write(`artifact-store: ${(error as Error).message}\n`);
-    else if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      process.stderr.write(`artifact-store: cannot listen: ${(error as Error).message}\n`);
-    } else if (
-      (error as NodeJS.ErrnoException)?.path &&
-      ['ENOTDIR', 'EACCES', 'EROFS', 'EEXIST', 'ENOSPC'].includes(code ?? '')
-    ) {
-      process.stderr.write(`artifact-store: cannot use DATA_DIR: ${(error as Error).message}\n`);
-    } else process.stderr.write(`artifact-store: failed to start: ${(error as Error)?.stack ?? error}\n`);
+    if (KNOWN.some((kind) => error instanceof kind))
+      process.stderr.write(`artifact-store: ${(error as Error).message}\n`);
+    else process.stderr.write(`artifact-store: failed: ${(error as Error)?.stack ?? error}\n`);
     process.exit(1);
   },
 );

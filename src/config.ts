@@ -1,24 +1,31 @@
 // Configuration from the environment, checked once at start-up: a wrong value stops the server with
-// one clear line.
+// one clear line naming the setting.
 import { resolve } from 'node:path';
 
 export interface Config {
   host: string;
   port: number;
   dataDir: string;
-  /** postgres://… to use PostgreSQL; undefined for the embedded PGlite in DATA_DIR/db. */
+  /** postgres://… to use an external PostgreSQL; undefined for the embedded one in DATA_DIR/pg. */
   databaseUrl?: string;
+  /** How long the first connection to DATABASE_URL may take. */
+  databaseConnectTimeoutMs: number;
   maxManifestBytes: number;
+  /** An upload session with no write for this long is ended and its bytes removed. */
+  uploadExpiryMs: number;
 }
 
 export class ConfigError extends Error {}
 
 export const CONFIG_HELP = `Environment:
-  HOST                 address to listen on (default 127.0.0.1)
-  PORT                 port to listen on (default 5000; 0 picks a free one)
-  DATA_DIR             blobs, upload spools and the embedded database (default ./data)
-  DATABASE_URL         postgres://user:pass@host:port/db to use PostgreSQL instead of embedded PGlite
-  MAX_MANIFEST_BYTES   largest manifest accepted (default 8388608 = 8 MiB; at least 4 MiB)`;
+  HOST                      address to listen on (default 127.0.0.1)
+  PORT                      port to listen on (default 5000; 0 picks a free one)
+  DATA_DIR                  blobs, upload spools and the embedded database (default ./data)
+  DATABASE_URL              postgres://user:pass@host:port/db to use an external PostgreSQL
+                            instead of the embedded one in DATA_DIR/pg
+  DATABASE_CONNECT_TIMEOUT  how long to wait for DATABASE_URL at start-up (default 1500ms)
+  MAX_MANIFEST_BYTES        largest manifest accepted (default 8388608 = 8 MiB; at least 4 MiB)
+  UPLOAD_EXPIRY             end upload sessions idle this long (default 24h; e.g. 90m, 2d)`;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 5000);
@@ -30,16 +37,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
     throw new ConfigError(
-      'DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use embedded PGlite)',
+      'DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded database)',
     );
   }
   const host = env.HOST?.trim() || '127.0.0.1';
-  return { host, port, dataDir: resolve(env.DATA_DIR?.trim() || './data'), databaseUrl, maxManifestBytes };
+  return {
+    host,
+    port,
+    dataDir: resolve(env.DATA_DIR?.trim() || './data'),
+    databaseUrl,
+    databaseConnectTimeoutMs: duration(env, 'DATABASE_CONNECT_TIMEOUT', 1500),
+    maxManifestBytes,
+    uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', 24 * 60 * 60 * 1000),
+  };
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name]?.trim();
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!/^\d{1,15}$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
   return Number(raw);
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as `1500ms`, `30s`, `90m`, `24h` or `2d` (a bare number is seconds). */
+function duration(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(raw);
+  if (!match || Number(match[1]) === 0) {
+    throw new ConfigError(
+      `${name} must be a positive duration such as 1500ms, 30s, 90m, 24h or 2d, got "${raw}"`,
+    );
+  }
+  return Number(match[1]) * (UNITS[match[2] ?? 's'] ?? 1000);
 }

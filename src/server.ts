@@ -1,61 +1,219 @@
-// Wires the data plane, the control plane and the HTTP layer together and serves them.
-import type { AddressInfo } from 'node:net';
+// Wires the data plane, the control plane and the HTTP layer together and serves them. Start-up does
+// the quick checks first (HOST, DATA_DIR and its lock, the port), then opens the database, so a wrong
+// setting is reported at once rather than after a database was created.
+import { lookup } from 'node:dns/promises';
+import type { Server } from 'node:http';
+import { type AddressInfo, isIP, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
 import { openDatabase } from './control-plane/db.js';
 import { initEventLog } from './control-plane/event-log.js';
-import { FsBlobStore } from './data-plane/fs-blob-store.js';
-import { createApp } from './http/app.js';
+import { type LockedDataDir, lockDataDir } from './data-dir.js';
+import { ContentStore } from './data-plane/content-store.js';
+import { FsDriver } from './data-plane/drivers/fs-driver.js';
+import { InProcessLocker } from './data-plane/locker.js';
+import { UploadWriter } from './data-plane/upload-writer.js';
+import { createApp, defaultReporter } from './http/app.js';
 import type { RegistryContext } from './registry/context.js';
 import { ReadCache } from './registry/read-cache.js';
+import { startUploadSweeper, sweepUploads } from './registry/upload-expiry.js';
 
-export interface RunningRegistry {
-  url: string;
-  port: number;
+export interface OpenedRegistry {
   ctx: RegistryContext;
+  /** 'embedded' (DATA_DIR/pg) or 'external' (DATABASE_URL). */
+  database: 'embedded' | 'external';
+  /** Called if the embedded database stops on its own. */
+  onFatal(listener: (why: string) => void): void;
   close(): Promise<void>;
 }
 
-/** Opens the stores under the configuration; the caller closes them. */
-export async function openRegistry(
-  config: Config,
-): Promise<{ ctx: RegistryContext; close(): Promise<void> }> {
-  const store = new FsBlobStore(config.dataDir);
-  await store.init();
-  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: join(config.dataDir, 'db') });
-  await initEventLog(database.db);
+export interface RunningRegistry extends OpenedRegistry {
+  url: string;
+  port: number;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Locks DATA_DIR (unless the caller did) and opens the stores; the caller closes them. */
+export async function openRegistry(config: Config, locked?: LockedDataDir): Promise<OpenedRegistry> {
+  const dataDir = locked ?? (await lockDataDir(config.dataDir));
+  try {
+    const driver = new FsDriver(config.dataDir);
+    const content = new ContentStore(driver);
+    const uploads = new UploadWriter(driver, content, new InProcessLocker(), { warn: log });
+    const database = await openDatabase({
+      url: config.databaseUrl,
+      embeddedDir: join(config.dataDir, 'pg'),
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+      log,
+    });
+    await initEventLog(database.db);
+    // Leftovers of small writes cut short by a crash.
+    await driver.delete('staging');
+    return {
+      ctx: {
+        db: database.db,
+        content,
+        uploads,
+        limits: { maxManifestBytes: config.maxManifestBytes, uploadExpiryMs: config.uploadExpiryMs },
+        // The embedded database belongs to this process alone, so it sees every write.
+        cache: new ReadCache(database.kind === 'embedded'),
+      },
+      database: database.kind,
+      onFatal: database.onFatal,
+      close: async () => {
+        await database.close();
+        await dataDir.release();
+      },
+    };
+  } catch (error) {
+    await dataDir.release();
+    throw error;
+  }
+}
+
+type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
+
+export async function startServer(config: Config): Promise<RunningRegistry> {
+  const address = await resolveHost(config.host);
+  const dataDir = await lockDataDir(config.dataDir);
+  // The port is bound before the database opens; requests that arrive meanwhile wait for it.
+  let ready: (fetch: Fetch) => void = () => {};
+  const app = new Promise<Fetch>((resolve) => {
+    ready = resolve;
+  });
+  let server: Server;
+  try {
+    server = await listen(config, address, app);
+  } catch (error) {
+    await dataDir.release();
+    throw error;
+  }
+  let registry: OpenedRegistry;
+  try {
+    registry = await openRegistry(config, dataDir);
+  } catch (error) {
+    await closeServer(server);
+    throw error;
+  }
+  try {
+    await sweepUploads(registry.ctx, { startup: true });
+  } catch (error) {
+    await closeServer(server);
+    await registry.close();
+    throw error;
+  }
+  const stopSweeper = startUploadSweeper(
+    registry.ctx,
+    Math.min(Math.max(config.uploadExpiryMs / 4, 250), 60_000),
+    defaultReporter.error,
+  );
+  ready(createApp(registry.ctx).fetch as Fetch);
+  const port = (server.address() as AddressInfo).port;
   return {
-    ctx: {
-      db: database.db,
-      store,
-      limits: { maxManifestBytes: config.maxManifestBytes },
-      // The embedded database is locked to this process, so this process sees every write.
-      cache: new ReadCache(database.kind === 'pglite'),
+    ...registry,
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    port,
+    async close() {
+      await stopSweeper();
+      await closeServer(server);
+      await registry.close();
     },
-    close: () => database.close(),
   };
 }
 
-export async function startServer(config: Config): Promise<RunningRegistry> {
-  const opened = await openRegistry(config);
-  const app = createApp(opened.ctx);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
-    s.once('error', reject);
+/** Binds the port, failing fast with one line when it is taken. */
+function listen(config: Config, address: string, app: Promise<Fetch>): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const s = serve(
+      { fetch: async (request, env) => (await app)(request, env), hostname: address, port: config.port },
+      () => {
+        hardenServer(s);
+        resolve(s);
+      },
+    ) as Server;
+    s.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new ConfigError(`PORT ${config.port} is in use on ${address}`)
+          : error.code === 'EADDRNOTAVAIL'
+            ? new ConfigError(`HOST ${config.host} is not an address of this machine`)
+            : error.code === 'EACCES'
+              ? new ConfigError(`PORT ${config.port}: permission denied (ports below 1024 need privileges)`)
+              : error,
+      );
+    });
   });
+}
+
+/** HOST as an address: a literal, or a name resolved within 1.5 s (an unresolvable one fails fast). */
+async function resolveHost(host: string): Promise<string> {
+  if (isIP(host)) return host;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const found = await Promise.race([
+      lookup(host),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer within 1.5 s')), 1500);
+      }),
+    ]);
+    return found.address;
+  } catch (error) {
+    throw new ConfigError(
+      `HOST "${host}" does not resolve to an address (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Answers at the socket level what never reaches the app: CONNECT (a proxy request) and requests the
+ * HTTP parser rejects get an OCI error with a status line, not a silently closed connection.
+ */
+function hardenServer(server: Server): void {
   // Large layers take longer than Node's default 5-minute request timeout.
-  const http = server as unknown as import('node:http').Server;
-  http.requestTimeout = 0;
-  http.headersTimeout = 60_000;
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
-    port,
-    ctx: opened.ctx,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await opened.close();
-    },
-  };
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.on('connect', (_request, socket: Socket) => {
+    socket.end(rawError(405, 'Method Not Allowed', 'UNSUPPORTED', 'CONNECT is not supported'));
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    socket.end(
+      tooLarge
+        ? rawError(431, 'Request Header Fields Too Large', 'UNSUPPORTED', 'request headers are too large')
+        : timeout
+          ? rawError(408, 'Request Timeout', 'UNSUPPORTED', 'the request was not received in time')
+          : rawError(
+              400,
+              'Bad Request',
+              'UNSUPPORTED',
+              `malformed HTTP request (${error.code ?? 'parse error'})`,
+            ),
+    );
+  });
+}
+
+function rawError(status: number, reason: string, code: string, message: string): string {
+  const body = JSON.stringify({ errors: [{ code, message, detail: {} }] });
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Docker-Distribution-API-Version: registry/2.0\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  // In-flight requests get a moment to finish; then every connection is closed.
+  const timer = setTimeout(() => server.closeAllConnections(), 5000);
+  await closed;
+  clearTimeout(timer);
 }

@@ -77,6 +77,12 @@ export async function readEvents(db: Database, afterSeq = 0, limit = 1000) {
   return rows.map((r) => ({ seq: r.seq, at: r.at, hash: r.hash, event: toEvent(r) }));
 }
 
+/** The last sequence number and hash. */
+export async function logHead(db: Database): Promise<{ seq: number; hash: string }> {
+  const [head] = await db.select().from(eventHead).where(eq(eventHead.id, 1));
+  return { seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS_HASH };
+}
+
 /** Recomputes the hash chain; returns the first broken sequence number, or undefined when intact. */
 export async function verifyEventLog(db: Database): Promise<number | undefined> {
   let previous = GENESIS_HASH;
@@ -95,19 +101,53 @@ export async function verifyEventLog(db: Database): Promise<number | undefined> 
   return undefined;
 }
 
-/** Empties every view table and replays the whole log into it. */
-export async function rebuildViews(db: Database): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
-    for (const table of Object.values(viewTables)) await tx.delete(table);
-    let after = 0;
-    for (;;) {
-      const batch = await readEvents(tx, after);
-      if (batch.length === 0) break;
-      for (const e of batch) {
-        await applyEvent(tx, { seq: e.seq, at: e.at, event: e.event });
-        after = e.seq;
-      }
+/** Empties every view table and replays the whole log into it; returns the number of events. */
+export async function rebuildViews(db: Database): Promise<number> {
+  return db.transaction((tx) => replay(tx));
+}
+
+/**
+ * The view tables whose rows differ from what replaying the log gives (none when consistent). The
+ * replay runs in a transaction that is rolled back, so nothing changes.
+ */
+export async function checkViews(db: Database): Promise<string[]> {
+  let differing: string[] = [];
+  try {
+    await db.transaction(async (tx) => {
+      const live = await snapshotViews(tx);
+      await replay(tx);
+      const rebuilt = await snapshotViews(tx);
+      differing = Object.keys(live).filter((name) => live[name]!.join('\n') !== rebuilt[name]!.join('\n'));
+      throw new RollBack();
+    });
+  } catch (error) {
+    if (!(error instanceof RollBack)) throw error;
+  }
+  return differing;
+}
+
+class RollBack extends Error {}
+
+/** Every view table's rows, serialised and sorted (for comparing live views with rebuilt ones). */
+export async function snapshotViews(db: Database): Promise<Record<string, string[]>> {
+  const snapshot: Record<string, string[]> = {};
+  for (const [name, table] of Object.entries(viewTables)) {
+    snapshot[name] = (await db.select().from(table)).map((row) => JSON.stringify(row)).sort();
+  }
+  return snapshot;
+}
+
+async function replay(tx: Database): Promise<number> {
+  await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
+  for (const table of Object.values(viewTables)) await tx.delete(table);
+  let after = 0;
+  for (;;) {
+    const batch = await readEvents(tx, after);
+    if (batch.length === 0) break;
+    for (const e of batch) {
+      await applyEvent(tx, { seq: e.seq, at: e.at, event: e.event });
+      after = e.seq;
     }
-  });
+  }
+  return after;
 }

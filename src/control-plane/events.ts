@@ -19,7 +19,6 @@ export type RegistryEvent =
       sha256: string;
       artifactType?: string;
       subject?: string;
-      annotations?: Record<string, string>;
     }
   | { type: 'manifest.deleted'; repository: string; digest: string }
   | { type: 'tag.set'; repository: string; tag: string; digest: string }
@@ -27,7 +26,8 @@ export type RegistryEvent =
   | { type: 'tag.deleted'; repository: string; tag: string; digest: string }
   | { type: 'upload.started'; id: string; repository: string }
   | { type: 'upload.completed'; id: string; repository: string; sha256: string }
-  | { type: 'upload.cancelled'; id: string; repository: string };
+  | { type: 'upload.cancelled'; id: string; repository: string }
+  | { type: 'upload.expired'; id: string; repository: string; idleSince: string };
 
 /** The stored form: the event with its place in the log. */
 export interface LoggedEvent {
@@ -72,7 +72,6 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
           sha256: e.sha256,
           artifactType: e.artifactType ?? null,
           subject: e.subject ?? null,
-          annotations: e.annotations ?? null,
           storedSeq: seq,
         })
         .onConflictDoUpdate({
@@ -100,6 +99,7 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
       return;
     case 'upload.completed':
     case 'upload.cancelled':
+    case 'upload.expired':
       await tx.delete(uploads).where(eq(uploads.id, e.id));
       return;
   }

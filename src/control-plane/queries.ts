@@ -1,12 +1,31 @@
-// Read-side queries over the view tables. Mutations pass their transaction so PGlite (one
-// connection) never waits on itself.
-import { and, eq, sql } from 'drizzle-orm';
+// The read side: every query over the view tables, so the registry layer never builds SQL. Each
+// selects only the columns its caller uses. Mutations pass their transaction (`Mutation.tx`).
+import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
 import type { Digest } from '../digest.js';
 import type { Database } from './db.js';
-import { blobs, manifests, repositories, repositoryBlobs, tags } from './schema.js';
+import { blobs, manifests, repositories, repositoryBlobs, tags, uploads } from './schema.js';
 
 export type BlobRow = typeof blobs.$inferSelect;
-export type ManifestRow = typeof manifests.$inferSelect;
+
+export interface ManifestRow {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  sha256: string;
+  subject: string | null;
+  artifactType: string | null;
+}
+
+const MANIFEST_COLUMNS = {
+  repository: manifests.repository,
+  digest: manifests.digest,
+  mediaType: manifests.mediaType,
+  size: manifests.size,
+  sha256: manifests.sha256,
+  subject: manifests.subject,
+  artifactType: manifests.artifactType,
+};
 
 export async function repositoryExists(db: Database, name: string): Promise<boolean> {
   const rows = await db
@@ -16,8 +35,8 @@ export async function repositoryExists(db: Database, name: string): Promise<bool
   return rows.length > 0;
 }
 
-function blobDigestColumn(digest: Digest) {
-  switch (digest.algorithm) {
+function blobDigestColumn(algorithm: Digest['algorithm']) {
+  switch (algorithm) {
     case 'sha256':
       return blobs.sha256;
     case 'sha512':
@@ -32,7 +51,7 @@ export async function findBlob(db: Database, digest: Digest): Promise<BlobRow | 
   const [row] = await db
     .select()
     .from(blobs)
-    .where(eq(blobDigestColumn(digest), digest.hex))
+    .where(eq(blobDigestColumn(digest.algorithm), digest.hex))
     .limit(1);
   return row;
 }
@@ -69,7 +88,7 @@ export async function findManifest(
   digest: string,
 ): Promise<ManifestRow | undefined> {
   const [row] = await db
-    .select()
+    .select(MANIFEST_COLUMNS)
     .from(manifests)
     .where(and(eq(manifests.repository, repository), eq(manifests.digest, digest)));
   return row;
@@ -91,5 +110,121 @@ export async function tagsOf(db: Database, repository: string, digest: string): 
   return rows.map((r) => r.tag);
 }
 
-/** Byte-order comparison ("C" collation), the order Go's sort.Strings uses and clients expect. */
-export const byteOrder = (column: unknown) => sql`${column} collate "C"`;
+/** Bound on one IN (…) list, well below PostgreSQL's 65,535 parameters. */
+const BATCH = 10_000;
+
+/**
+ * Of the blobs and child manifests a manifest names, those the repository does not have: a few
+ * set-based queries whatever the number of layers (not one per layer), so a large manifest holds the
+ * log head only briefly.
+ */
+export async function missingReferences(
+  db: Database,
+  repository: string,
+  blobDigests: Digest[],
+  manifestDigests: string[],
+): Promise<string[]> {
+  const present = new Set<string>();
+  for (const algorithm of ['sha256', 'sha512', 'blake3'] as const) {
+    const hexes = [...new Set(blobDigests.filter((d) => d.algorithm === algorithm).map((d) => d.hex))];
+    for (let i = 0; i < hexes.length; i += BATCH) {
+      const batch = hexes.slice(i, i + BATCH);
+      const column = blobDigestColumn(algorithm);
+      const linked = await db
+        .select({ hex: column })
+        .from(blobs)
+        .innerJoin(
+          repositoryBlobs,
+          and(eq(repositoryBlobs.sha256, blobs.sha256), eq(repositoryBlobs.repository, repository)),
+        )
+        .where(inArray(column, batch));
+      for (const row of linked) present.add(`${algorithm}:${row.hex}`);
+    }
+  }
+  // A blob may also be the bytes of one of the repository's manifests.
+  const asManifests = [...blobDigests.map((d) => `${d.algorithm}:${d.hex}`), ...manifestDigests];
+  const unique = [...new Set(asManifests)].filter((d) => !present.has(d));
+  for (let i = 0; i < unique.length; i += BATCH) {
+    const rows = await db
+      .select({ digest: manifests.digest })
+      .from(manifests)
+      .where(
+        and(eq(manifests.repository, repository), inArray(manifests.digest, unique.slice(i, i + BATCH))),
+      );
+    for (const row of rows) present.add(row.digest);
+  }
+  const wanted = [...blobDigests.map((d) => `${d.algorithm}:${d.hex}`), ...manifestDigests];
+  return [...new Set(wanted.filter((d) => !present.has(d)))];
+}
+
+/** A page of a repository's tags in byte order, after `last`. */
+export async function listTagPage(
+  db: Database,
+  repository: string,
+  last: string | undefined,
+  limit: number,
+): Promise<string[]> {
+  const where: SQL[] = [eq(tags.repository, repository)];
+  if (last !== undefined) where.push(gt(tags.tag, last));
+  const rows = await db
+    .select({ tag: tags.tag })
+    .from(tags)
+    .where(and(...where))
+    .orderBy(asc(tags.tag))
+    .limit(limit);
+  return rows.map((r) => r.tag);
+}
+
+/** A page of repository names in byte order, after `last`. */
+export async function listRepositoryPage(
+  db: Database,
+  last: string | undefined,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db
+    .select({ name: repositories.name })
+    .from(repositories)
+    .where(last === undefined ? undefined : gt(repositories.name, last))
+    .orderBy(asc(repositories.name))
+    .limit(limit);
+  return rows.map((r) => r.name);
+}
+
+/** Manifests of the repository whose subject is `digest`, oldest first. */
+export async function listReferrerRows(
+  db: Database,
+  repository: string,
+  subject: string,
+  artifactType: string | undefined,
+): Promise<ManifestRow[]> {
+  const where = [eq(manifests.repository, repository), eq(manifests.subject, subject)];
+  if (artifactType !== undefined) where.push(eq(manifests.artifactType, artifactType));
+  return db
+    .select(MANIFEST_COLUMNS)
+    .from(manifests)
+    .where(and(...where))
+    .orderBy(asc(manifests.storedSeq));
+}
+
+export async function findUpload(db: Database, id: string): Promise<{ repository: string } | undefined> {
+  const [row] = await db.select({ repository: uploads.repository }).from(uploads).where(eq(uploads.id, id));
+  return row;
+}
+
+export async function openUploads(
+  db: Database,
+): Promise<{ id: string; repository: string; startedAt: Date }[]> {
+  return db
+    .select({ id: uploads.id, repository: uploads.repository, startedAt: uploads.startedAt })
+    .from(uploads);
+}
+
+/** Every recorded blob (for verification). */
+export async function allBlobs(db: Database): Promise<{ sha256: string; blake3: string; size: number }[]> {
+  return db.select({ sha256: blobs.sha256, blake3: blobs.blake3, size: blobs.size }).from(blobs);
+}
+
+/** Every manifest row (for verification). */
+export async function allManifests(db: Database): Promise<ManifestRow[]> {
+  return db.select(MANIFEST_COLUMNS).from(manifests);
+}

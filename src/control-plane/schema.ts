@@ -1,5 +1,8 @@
 // The control-plane schema. `events` is the source of truth (A3); every other table is a view that
 // `rebuildViews` can derive from the log alone.
+// Names and tags are listed in byte order ("ASCIIbetical", as clients expect): their columns are
+// declared COLLATE "C" (migration 0001; drizzle-kit does not model collations), so the primary-key
+// index serves `ORDER BY … LIMIT n` pages without sorting.
 import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** The append-only, hash-chained event log. */
@@ -22,6 +25,7 @@ export const eventHead = pgTable('event_head', {
 // ---- views (materialised from events) ----
 
 export const repositories = pgTable('repositories', {
+  /** COLLATE "C" */
   name: text('name').primaryKey(),
   createdSeq: bigint('created_seq', { mode: 'number' }).notNull(),
 });
@@ -50,7 +54,11 @@ export const repositoryBlobs = pgTable(
   (t) => [primaryKey({ columns: [t.repository, t.sha256] })],
 );
 
-/** Manifests stored byte-exact; the bytes live in the blob store under `sha256`. */
+/**
+ * Manifests stored byte-exact; the bytes live in the content store under `sha256` and are the only
+ * copy of everything else in them (annotations are read from the bytes when a referrers list needs
+ * them). Only what queries use is a column.
+ */
 export const manifests = pgTable(
   'manifests',
   {
@@ -61,7 +69,6 @@ export const manifests = pgTable(
     sha256: text('sha256').notNull(),
     artifactType: text('artifact_type'),
     subject: text('subject'),
-    annotations: jsonb('annotations').$type<Record<string, string>>(),
     storedSeq: bigint('stored_seq', { mode: 'number' }).notNull(),
   },
   (t) => [
@@ -74,6 +81,7 @@ export const tags = pgTable(
   'tags',
   {
     repository: text('repository').notNull(),
+    /** COLLATE "C" */
     tag: text('tag').notNull(),
     digest: text('digest').notNull(),
     setSeq: bigint('set_seq', { mode: 'number' }).notNull(),

@@ -1,22 +1,28 @@
 // The HTTP application: /v2/ (OCI Distribution) dispatched by path, every answer stamped with the
-// registry API version header, every failure turned into an OCI JSON error.
+// registry API version header, every failure turned into an OCI JSON error by the one error map.
 import { Hono } from 'hono';
-import { OciError } from '../oci/errors.js';
+import { DomainError } from '../errors.js';
 import { isValidName } from '../oci/names.js';
 import type { RegistryContext } from '../registry/context.js';
+import { type ErrorReporter, errorResponse } from './v2/error-map.js';
 import * as v2 from './v2/handlers.js';
-import type { Env } from './v2/request.js';
-import { API_VERSION_HEADER, errorResponse, internalErrorResponse, json } from './v2/responses.js';
+import { type Env, requireNoDotSegments } from './v2/request.js';
+import { API_VERSION_HEADER, json } from './v2/responses.js';
 import { parseV2Path } from './v2/routes.js';
 
 export interface AppOptions {
-  /** Where unexpected errors are reported (defaults to stderr). */
-  onError?: (error: unknown) => void;
+  /** Where failures are reported (defaults to stderr). */
+  reporter?: ErrorReporter;
 }
+
+export const defaultReporter: ErrorReporter = {
+  error: (error) => console.error('request failed:', error),
+  warn: (message) => console.error(`warning: ${message}`),
+};
 
 export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<Env> {
   const app = new Hono<Env>();
-  const report = options.onError ?? ((error: unknown) => console.error('request failed:', error));
+  const reporter = options.reporter ?? defaultReporter;
 
   app.use('*', async (c, next) => {
     await next();
@@ -26,11 +32,7 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
     );
   });
 
-  app.onError((error) => {
-    if (error instanceof OciError) return errorResponse(error);
-    report(error);
-    return internalErrorResponse();
-  });
+  app.onError((error, c) => errorResponse(error, c.req.path, reporter));
 
   app.all('/v2/*', (c) => dispatchV2(ctx, c));
   app.all('/v2', (c) => dispatchV2(ctx, c));
@@ -41,11 +43,13 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
 }
 
 async function dispatchV2(ctx: RegistryContext, c: Parameters<typeof v2.getBlob>[1]): Promise<Response> {
+  requireNoDotSegments(c);
   const route = parseV2Path(c.req.path);
   const method = c.req.method;
-  if (!route) throw new OciError('NAME_INVALID', 'not a registry endpoint', { path: c.req.path }, 404);
+  if (!route)
+    throw new DomainError('endpoint-unknown', 'not a registry endpoint', { path: c.req.path.slice(0, 200) });
   if ('name' in route && !isValidName(route.name)) {
-    throw new OciError('NAME_INVALID', 'invalid repository name', { name: route.name });
+    throw new DomainError('name-invalid', 'invalid repository name', { name: route.name.slice(0, 300) });
   }
   const read = method === 'GET' || method === 'HEAD';
   switch (route.kind) {
@@ -80,5 +84,5 @@ async function dispatchV2(ctx: RegistryContext, c: Parameters<typeof v2.getBlob>
       if (method === 'GET') return v2.referrersHandler(ctx, c, route.name, route.digest);
       break;
   }
-  throw new OciError('UNSUPPORTED', `${method} is not supported on this endpoint`);
+  throw new DomainError('unsupported', `${method} is not supported on this endpoint`);
 }

@@ -1,7 +1,10 @@
 // Reading what the registry needs from a pushed manifest, without ever re-serialising it: the bytes
 // are stored exactly as sent. Config and layer media types are opaque (any string is accepted).
+// What goes into database columns (media types, artifactType, subject) must be representable there:
+// no NUL and no lone surrogate; such a value is refused naming its field. Everything else (annotations,
+// unknown fields) stays only in the bytes, whatever it holds.
 import { type Digest, type DigestError, formatDigest, parseDigest } from '../digest.js';
-import { OciError } from './errors.js';
+import { DomainError } from '../errors.js';
 
 export const MEDIA_TYPES = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -14,9 +17,14 @@ export const MEDIA_TYPES = {
 const SUPPORTED = new Set<string>(Object.values(MEDIA_TYPES));
 const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
 
+/** Deepest nesting of objects and arrays accepted (real manifests are about 4 deep). */
+export const MAX_MANIFEST_DEPTH = 64;
+
 export interface Descriptor {
   mediaType: string;
   digest: string;
+  /** The digest, parsed. */
+  parsed: Digest;
   size: number;
 }
 
@@ -29,7 +37,6 @@ export interface ParsedManifest {
   subject?: string;
   /** The referrers API's artifactType: the manifest's own, else (image manifest) its config's. */
   artifactType?: string;
-  annotations?: Record<string, string>;
 }
 
 /**
@@ -37,13 +44,7 @@ export interface ParsedManifest {
  * wins; a body `mediaType` that contradicts it is invalid.
  */
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    throw invalid('manifest is not valid JSON');
-  }
-  if (!isObject(doc)) throw invalid('manifest must be a JSON object');
+  const doc = parseJsonObject(bytes);
   const bodyType = optionalString(doc, 'mediaType');
   const mediaType = contentType || bodyType;
   if (!mediaType) throw invalid('manifest media type is unknown: send Content-Type or a mediaType field');
@@ -60,9 +61,8 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   const parsed: ParsedManifest = { mediaType, blobs: [], manifests: [] };
   const subject = doc.subject;
   if (subject !== undefined) parsed.subject = descriptor(subject, 'subject').digest;
-  const annotations = doc.annotations;
-  if (annotations !== undefined) parsed.annotations = stringMap(annotations, 'annotations');
-  const artifactType = optionalString(doc, 'artifactType');
+  if (doc.annotations !== undefined) stringMap(doc.annotations, 'annotations');
+  const artifactType = storable(optionalString(doc, 'artifactType'), 'artifactType');
 
   if (INDEX_TYPES.has(mediaType)) {
     parsed.manifests = descriptorList(doc.manifests, 'manifests');
@@ -74,9 +74,68 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     const config = descriptor(doc.config, 'config');
     const layers = doc.layers === undefined ? [] : descriptorList(doc.layers, 'layers');
     parsed.blobs = [config, ...layers.filter((layer, i) => isDistributable(doc, i, layer))];
-    parsed.artifactType = artifactType ?? config.mediaType;
+    parsed.artifactType = artifactType ?? storable(config.mediaType, 'config.mediaType');
   }
   return parsed;
+}
+
+/** The annotations of stored manifest bytes (for referrers lists), or undefined when there are none. */
+export function readAnnotations(bytes: Uint8Array): Record<string, string> | undefined {
+  const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
+  const annotations = doc.annotations;
+  return isObject(annotations) ? (annotations as Record<string, string>) : undefined;
+}
+
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
+  const depth = nestingDepth(bytes);
+  if (depth > MAX_MANIFEST_DEPTH) {
+    throw invalid(
+      `manifest is nested ${depth > 10_000 ? 'more than 10000' : depth} levels deep (at most ${MAX_MANIFEST_DEPTH})`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw invalid('manifest is not valid JSON');
+  }
+  if (!isObject(doc)) throw invalid('manifest must be a JSON object');
+  return doc;
+}
+
+/** Deepest object/array nesting of JSON text, counted before parsing (strings are skipped). */
+function nestingDepth(bytes: Uint8Array): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x7b || b === 0x5b) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > 10_000) return deepest;
+      }
+    } else if (b === 0x7d || b === 0x5d) depth--;
+  }
+  return deepest;
+}
+
+/** In unicode mode, a surrogate matches only when it is not half of a pair. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** A value that will be a database column: refused, naming its field, when it cannot be one. */
+function storable(value: string | undefined, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.includes('\u0000') || LONE_SURROGATE.test(value)) {
+    throw invalid(`${field} contains a NUL character or a lone surrogate, which a media type cannot hold`);
+  }
+  return value;
 }
 
 /** Non-distributable (foreign) layers are never pushed to a registry, so they need not exist. */
@@ -107,15 +166,14 @@ function descriptor(value: unknown, field: string): Descriptor {
   } catch (error) {
     throw invalid(`${field}.digest: ${(error as DigestError).message}`);
   }
-  return { mediaType, digest: formatDigest(parsed), size };
+  return { mediaType, digest: formatDigest(parsed), parsed, size };
 }
 
-function stringMap(value: unknown, field: string): Record<string, string> {
+function stringMap(value: unknown, field: string): void {
   if (!isObject(value)) throw invalid(`${field} must be an object`);
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw invalid(`${field}.${k} must be a string`);
   }
-  return value as Record<string, string>;
 }
 
 function optionalString(doc: Record<string, unknown>, field: string): string | undefined {
@@ -129,6 +187,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function invalid(message: string): OciError {
-  return new OciError('MANIFEST_INVALID', message);
+function invalid(message: string): DomainError {
+  return new DomainError('manifest-invalid', message);
 }

@@ -1,11 +1,11 @@
-// Blob operations of the registry: lookup, mount, unlink, and linking freshly stored content.
+// Blob operations of the registry: lookup, reading, mount, unlink, and linking freshly stored content.
 import type { Readable } from 'node:stream';
 import type { Mutation } from '../control-plane/event-log.js';
 import { type BlobRow, findBlob, findRepositoryBlob, isBlobLinked } from '../control-plane/queries.js';
-import type { ByteRange } from '../data-plane/blob-store.js';
+import type { ByteRange } from '../data-plane/driver.js';
 import type { BlobDigests } from '../data-plane/hasher.js';
-import type { Digest } from '../digest.js';
-import { OciError } from '../oci/errors.js';
+import { type Digest, formatDigest } from '../digest.js';
+import { DomainError } from '../errors.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
 
 export interface BlobInfo {
@@ -13,18 +13,27 @@ export interface BlobInfo {
   size: number;
 }
 
-/** A blob the repository can serve, or BLOB_UNKNOWN. */
+/**
+ * A blob the repository can serve, or blob-unknown. Its bytes are checked too (a stat), so HEAD
+ * never promises what GET cannot send: missing or damaged bytes are blob-unavailable.
+ */
 export async function statBlob(ctx: RegistryContext, repository: string, digest: Digest): Promise<BlobInfo> {
   const blob = await findRepositoryBlob(ctx.db, repository, digest);
-  if (!blob)
-    throw new OciError('BLOB_UNKNOWN', 'blob unknown to registry', {
-      digest: `${digest.algorithm}:${digest.hex}`,
-    });
+  if (!blob) throw unknownBlob(digest);
+  const stored = await ctx.content.size(blob.sha256);
+  if (stored !== blob.size) {
+    throw new DomainError(
+      'blob-unavailable',
+      `the bytes of ${formatDigest(digest)} are ${stored === undefined ? 'missing' : `${stored} bytes, expected ${blob.size}`} in storage`,
+      { digest: formatDigest(digest) },
+    );
+  }
   return { sha256: blob.sha256, size: blob.size };
 }
 
-export function readBlob(ctx: RegistryContext, blob: BlobInfo, range?: ByteRange): Readable {
-  return ctx.store.read(blob.sha256, range);
+/** Opens the blob's bytes (or a range); fails before the first byte if storage cannot deliver them. */
+export function readBlob(ctx: RegistryContext, blob: BlobInfo, range?: ByteRange): Promise<Readable> {
+  return ctx.content.open(blob.sha256, blob.size, range);
 }
 
 /**
@@ -38,30 +47,29 @@ export async function mountBlob(
   from: string | undefined,
 ): Promise<boolean> {
   const blob = from ? await findRepositoryBlob(ctx.db, from, digest) : await findBlob(ctx.db, digest);
-  if (!blob) return false;
-  await withMutation(ctx, async (m) => {
+  if (!blob || (await ctx.content.size(blob.sha256)) !== blob.size) return false;
+  return withMutation(ctx, async (m) => {
+    // Re-checked in the transaction: the source may have lost the blob meanwhile.
+    const still = from ? await findRepositoryBlob(m.tx, from, digest) : await findBlob(m.tx, digest);
+    if (!still) return false;
     await ensureRepository(m, repository);
-    if (!(await isBlobLinked(m.tx, repository, blob.sha256))) {
-      await m.emit({ type: 'blob.linked', repository, sha256: blob.sha256, via: 'mount' });
+    if (!(await isBlobLinked(m.tx, repository, still.sha256))) {
+      await m.emit({ type: 'blob.linked', repository, sha256: still.sha256, via: 'mount' });
     }
+    return true;
   });
-  return true;
 }
 
 /** Removes a blob from one repository; other repositories keep it. */
 export async function deleteBlob(ctx: RegistryContext, repository: string, digest: Digest): Promise<void> {
   await withMutation(ctx, async (m) => {
     const blob = await findBlob(m.tx, digest);
-    if (!blob || !(await isBlobLinked(m.tx, repository, blob.sha256))) {
-      throw new OciError('BLOB_UNKNOWN', 'blob unknown to registry', {
-        digest: `${digest.algorithm}:${digest.hex}`,
-      });
-    }
+    if (!blob || !(await isBlobLinked(m.tx, repository, blob.sha256))) throw unknownBlob(digest);
     await m.emit({ type: 'blob.unlinked', repository, sha256: blob.sha256 });
   });
 }
 
-/** Records content the data plane has committed (its digests), once. */
+/** Records content the data plane has published (its digests), once. */
 export async function recordBlob(m: Mutation, digests: BlobDigests): Promise<BlobRow | undefined> {
   const existing = await findBlob(m.tx, { algorithm: 'sha256', hex: digests.sha256 });
   if (!existing) {
@@ -78,7 +86,7 @@ export async function recordBlob(m: Mutation, digests: BlobDigests): Promise<Blo
   return existing;
 }
 
-/** Records the blob and links it to the repository. */
+/** Records the blob and links it to the repository (which comes into being if it is new). */
 export async function recordAndLinkBlob(
   m: Mutation,
   repository: string,
@@ -86,7 +94,12 @@ export async function recordAndLinkBlob(
   via: 'upload' | 'manifest',
 ): Promise<void> {
   await recordBlob(m, digests);
+  await ensureRepository(m, repository);
   if (!(await isBlobLinked(m.tx, repository, digests.sha256))) {
     await m.emit({ type: 'blob.linked', repository, sha256: digests.sha256, via });
   }
+}
+
+function unknownBlob(digest: Digest): DomainError {
+  return new DomainError('blob-unknown', 'blob unknown to registry', { digest: formatDigest(digest) });
 }

@@ -1,22 +1,27 @@
+// What every registry operation works with, and the two ways it changes state.
 import type { Database } from '../control-plane/db.js';
 import { type Mutation, mutate } from '../control-plane/event-log.js';
 import { repositoryExists } from '../control-plane/queries.js';
-import type { BlobStore } from '../data-plane/blob-store.js';
+import type { ContentStore } from '../data-plane/content-store.js';
+import type { UploadWriter } from '../data-plane/upload-writer.js';
 import type { ReadCache } from './read-cache.js';
 
 export interface RegistryLimits {
   /** Largest manifest accepted, in bytes (the spec asks for at least 4 MiB). */
   maxManifestBytes: number;
+  /** An upload session with no write for this long is expired. */
+  uploadExpiryMs: number;
 }
 
-/** What every registry operation works with. */
 export interface RegistryContext {
   db: Database;
-  store: BlobStore;
+  content: ContentStore;
+  uploads: UploadWriter;
   limits: RegistryLimits;
   cache: ReadCache;
 }
 
+/** Runs a mutation (one transaction on the event log), dropping cached metadata around it. */
 export async function withMutation<T>(ctx: RegistryContext, work: (m: Mutation) => Promise<T>): Promise<T> {
   ctx.cache.invalidate();
   try {
@@ -26,7 +31,7 @@ export async function withMutation<T>(ctx: RegistryContext, work: (m: Mutation) 
   }
 }
 
-/** Repositories come into being on first use (push, upload or mount). */
+/** Repositories come into being with their first content (a blob, a mount or a manifest). */
 export async function ensureRepository(m: Mutation, repository: string): Promise<void> {
   if (!(await repositoryExists(m.tx, repository))) await m.emit({ type: 'repository.created', repository });
 }

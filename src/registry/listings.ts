@@ -1,9 +1,16 @@
 // Lists: tags of a repository, the catalog of repositories, and the referrers of a manifest.
-import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
-import { byteOrder, repositoryExists } from '../control-plane/queries.js';
-import { manifests, repositories, tags } from '../control-plane/schema.js';
-import { OciError } from '../oci/errors.js';
+import {
+  listReferrerRows,
+  listRepositoryPage,
+  listTagPage,
+  type ManifestRow,
+  repositoryExists,
+} from '../control-plane/queries.js';
+import { DomainError } from '../errors.js';
+import { readAnnotations } from '../oci/manifest.js';
+import { isValidName, isValidTag } from '../oci/names.js';
 import type { RegistryContext } from './context.js';
+import { readManifestBytes } from './manifests.js';
 
 export interface Page {
   items: string[];
@@ -16,43 +23,33 @@ export interface PageQuery {
   last?: string;
 }
 
+/** Largest page served; a larger `n` gets this many and a `Link` to the rest. */
+export const MAX_PAGE = 10_000;
+
 export async function listTags(ctx: RegistryContext, repository: string, page: PageQuery): Promise<Page> {
   if (!(await repositoryExists(ctx.db, repository))) {
-    throw new OciError('NAME_UNKNOWN', 'repository name not known to registry', { name: repository });
+    throw new DomainError('name-unknown', 'repository name not known to registry', { name: repository });
   }
-  const where = [eq(tags.repository, repository)];
-  if (page.last !== undefined) where.push(gt(byteOrder(tags.tag), page.last) as SQL);
-  return paginate(page, (limit) =>
-    ctx.db
-      .select({ item: tags.tag })
-      .from(tags)
-      .where(and(...where))
-      .orderBy(asc(byteOrder(tags.tag)))
-      .limit(limit),
-  );
+  if (page.last !== undefined && !isValidTag(page.last)) {
+    throw new DomainError('tag-invalid', '`last` must be a tag', { last: page.last.slice(0, 200) });
+  }
+  return paginate(page, (limit) => listTagPage(ctx.db, repository, page.last, limit));
 }
 
 export async function listRepositories(ctx: RegistryContext, page: PageQuery): Promise<Page> {
-  return paginate(page, (limit) =>
-    ctx.db
-      .select({ item: repositories.name })
-      .from(repositories)
-      .where(page.last === undefined ? undefined : gt(byteOrder(repositories.name), page.last))
-      .orderBy(asc(byteOrder(repositories.name)))
-      .limit(limit),
-  );
+  if (page.last !== undefined && !isValidName(page.last)) {
+    throw new DomainError('name-invalid', '`last` must be a repository name', {
+      last: page.last.slice(0, 200),
+    });
+  }
+  return paginate(page, (limit) => listRepositoryPage(ctx.db, page.last, limit));
 }
 
-const UNLIMITED = 2 ** 31 - 1;
-
-async function paginate(
-  page: PageQuery,
-  query: (limit: number) => Promise<{ item: string }[]>,
-): Promise<Page> {
+async function paginate(page: PageQuery, query: (limit: number) => Promise<string[]>): Promise<Page> {
   if (page.n === 0) return { items: [] };
-  const n = page.n ?? UNLIMITED;
-  const rows = await query(Math.min(n + 1, UNLIMITED));
-  const items = rows.slice(0, n).map((r) => r.item);
+  const n = Math.min(page.n ?? MAX_PAGE, MAX_PAGE);
+  const rows = await query(n + 1);
+  const items = rows.slice(0, n);
   return rows.length > n ? { items, next: items[items.length - 1] } : { items };
 }
 
@@ -64,25 +61,36 @@ export interface ReferrerDescriptor {
   annotations?: Record<string, string>;
 }
 
-/** Manifests in the repository whose `subject` is `digest`, optionally of one artifactType. */
+/**
+ * Manifests in the repository whose `subject` is `digest`, optionally of one artifactType, with the
+ * annotations read from their bytes (the only copy).
+ */
 export async function listReferrers(
   ctx: RegistryContext,
   repository: string,
   digest: string,
   artifactType: string | undefined,
 ): Promise<ReferrerDescriptor[]> {
-  const where = [eq(manifests.repository, repository), eq(manifests.subject, digest)];
-  if (artifactType !== undefined) where.push(eq(manifests.artifactType, artifactType));
-  const rows = await ctx.db
-    .select()
-    .from(manifests)
-    .where(and(...where))
-    .orderBy(asc(manifests.storedSeq));
-  return rows.map((r) => ({
-    mediaType: r.mediaType,
-    digest: r.digest,
-    size: r.size,
-    ...(r.artifactType ? { artifactType: r.artifactType } : {}),
-    ...(r.annotations ? { annotations: r.annotations } : {}),
-  }));
+  // A value no manifest can carry (the push refuses it) matches none, and cannot go into SQL.
+  if (
+    artifactType !== undefined &&
+    (artifactType.includes('\u0000') || /\p{Surrogate}/u.test(artifactType))
+  ) {
+    return [];
+  }
+  const rows = await listReferrerRows(ctx.db, repository, digest, artifactType);
+  const descriptors: ReferrerDescriptor[] = [];
+  for (const row of rows) descriptors.push(await describeReferrer(ctx, row));
+  return descriptors;
+}
+
+async function describeReferrer(ctx: RegistryContext, row: ManifestRow): Promise<ReferrerDescriptor> {
+  const annotations = readAnnotations(await readManifestBytes(ctx, row));
+  return {
+    mediaType: row.mediaType,
+    digest: row.digest,
+    size: row.size,
+    ...(row.artifactType ? { artifactType: row.artifactType } : {}),
+    ...(annotations ? { annotations } : {}),
+  };
 }

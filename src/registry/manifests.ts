@@ -1,17 +1,17 @@
 // Manifest push, pull and delete. Bytes are stored exactly as pushed; identity is their digest.
+// A push is checked before anything is written (references included), its bytes are published, and
+// the transaction that makes it visible checks the references again.
 import { createHash } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
 import type { Database } from '../control-plane/db.js';
 import {
   findManifest,
-  findRepositoryBlob,
   findTag,
   type ManifestRow,
+  missingReferences,
   tagsOf,
 } from '../control-plane/queries.js';
-import { manifests } from '../control-plane/schema.js';
-import { type Digest, type DigestError, formatDigest, looksLikeDigest, parseDigest } from '../digest.js';
-import { OciError } from '../oci/errors.js';
+import { type Digest, formatDigest, looksLikeDigest, parseDigest } from '../digest.js';
+import { DomainError, isDomainError } from '../errors.js';
 import { type ParsedManifest, parseManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/names.js';
 import { recordBlob } from './blobs.js';
@@ -25,10 +25,13 @@ export function parseReference(reference: string): Reference {
     try {
       return { kind: 'digest', digest: parseDigest(reference) };
     } catch (error) {
-      throw new OciError('DIGEST_INVALID', (error as DigestError).message, { reference });
+      throw new DomainError('digest-invalid', (error as Error).message, {
+        reference: reference.slice(0, 200),
+      });
     }
   }
-  if (!isValidTag(reference)) throw new OciError('TAG_INVALID', 'invalid tag', { tag: reference });
+  if (!isValidTag(reference))
+    throw new DomainError('tag-invalid', 'invalid tag', { tag: reference.slice(0, 200) });
   return { kind: 'tag', tag: reference };
 }
 
@@ -49,24 +52,27 @@ export async function putManifest(
   extraTags: string[] = [],
 ): Promise<PushedManifest> {
   for (const tag of extraTags) {
-    if (!isValidTag(tag)) throw new OciError('TAG_INVALID', 'invalid tag', { tag });
+    if (!isValidTag(tag)) throw new DomainError('tag-invalid', 'invalid tag', { tag: tag.slice(0, 200) });
   }
   const tags = [...new Set([...(reference.kind === 'tag' ? [reference.tag] : []), ...extraTags])];
   const parsed = parseManifest(bytes, contentType);
   const algorithm = reference.kind === 'digest' ? reference.digest.algorithm : 'sha256';
-  const hex = algorithm === 'blake3' ? undefined : createHash(algorithm).update(bytes).digest('hex');
-  if (hex === undefined) throw new OciError('DIGEST_INVALID', 'manifests are addressed by sha256 or sha512');
+  if (algorithm === 'blake3') {
+    throw new DomainError('digest-invalid', 'manifests are addressed by sha256 or sha512');
+  }
+  const hex = createHash(algorithm).update(bytes).digest('hex');
   const digest = `${algorithm}:${hex}`;
   if (reference.kind === 'digest' && reference.digest.hex !== hex) {
-    throw new OciError('DIGEST_INVALID', 'manifest digest does not match the reference', {
+    throw new DomainError('digest-mismatch', 'manifest digest does not match the reference', {
       reference: formatDigest(reference.digest),
       actual: digest,
     });
   }
-
-  const digests = await ctx.store.putBytes(bytes);
+  // Validate first: a manifest refused for its references leaves no bytes behind.
+  await requireReferences(ctx.db, repository, parsed);
+  const digests = await ctx.content.put(bytes);
   await withMutation(ctx, async (m) => {
-    // Checked inside the transaction, so a blob or child unlinked meanwhile cannot slip through.
+    // Again inside the transaction, so a blob or child unlinked meanwhile cannot slip through.
     await requireReferences(m.tx, repository, parsed);
     await ensureRepository(m, repository);
     await recordBlob(m, digests);
@@ -80,7 +86,6 @@ export async function putManifest(
         sha256: digests.sha256,
         artifactType: parsed.artifactType,
         subject: parsed.subject,
-        annotations: parsed.annotations,
       });
     }
     for (const tag of tags) {
@@ -95,7 +100,7 @@ export async function putManifest(
   return { digest, subject: parsed.subject, tags };
 }
 
-/** Resolves a reference to the stored manifest; MANIFEST_UNKNOWN when there is none. */
+/** Resolves a reference to the stored manifest; manifest-unknown when there is none. */
 export async function getManifest(
   ctx: RegistryContext,
   repository: string,
@@ -118,19 +123,39 @@ export async function getManifest(
     row = await findManifest(ctx.db, repository, digest);
     if (row) cache.setManifest(token, row);
   }
-  if (!row)
-    throw new OciError('MANIFEST_UNKNOWN', 'manifest unknown to registry', {
+  if (!row) {
+    throw new DomainError('manifest-unknown', 'manifest unknown to registry', {
       reference: describe(reference),
     });
+  }
   return row;
 }
 
+/** The manifest's bytes; manifest-unavailable when storage lost or damaged them. */
 export async function readManifestBytes(ctx: RegistryContext, row: ManifestRow): Promise<Buffer> {
   const cached = ctx.cache.getBytes(row.sha256);
   if (cached) return cached;
-  const bytes = await ctx.store.readBytes(row.sha256);
+  let bytes: Buffer;
+  try {
+    bytes = await ctx.content.read(row.sha256, row.size);
+  } catch (error) {
+    if (isDomainError(error, 'blob-unavailable')) throw unavailable(row, error.message);
+    throw error;
+  }
   ctx.cache.setBytes(row.sha256, bytes);
   return bytes;
+}
+
+/** For HEAD: the bytes a GET would send are there (cached, or the right size in storage). */
+export async function requireManifestBytes(ctx: RegistryContext, row: ManifestRow): Promise<void> {
+  if (ctx.cache.getBytes(row.sha256)) return;
+  const size = await ctx.content.size(row.sha256);
+  if (size !== row.size) {
+    throw unavailable(
+      row,
+      size === undefined ? 'stored content is missing' : `stored content is ${size} bytes`,
+    );
+  }
 }
 
 /** Deleting a tag removes the tag; deleting a digest removes the manifest and every tag on it. */
@@ -142,17 +167,16 @@ export async function deleteManifest(
   await withMutation(ctx, async (m) => {
     if (reference.kind === 'tag') {
       const digest = await findTag(m.tx, repository, reference.tag);
-      if (digest === undefined)
-        throw new OciError('MANIFEST_UNKNOWN', 'tag unknown to registry', { tag: reference.tag });
+      if (digest === undefined) {
+        throw new DomainError('manifest-unknown', 'tag unknown to registry', { tag: reference.tag });
+      }
       await m.emit({ type: 'tag.deleted', repository, tag: reference.tag, digest });
       return;
     }
     const digest = formatDigest(reference.digest);
-    const [row] = await m.tx
-      .select({ digest: manifests.digest })
-      .from(manifests)
-      .where(and(eq(manifests.repository, repository), eq(manifests.digest, digest)));
-    if (!row) throw new OciError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { digest });
+    if (!(await findManifest(m.tx, repository, digest))) {
+      throw new DomainError('manifest-unknown', 'manifest unknown to registry', { digest });
+    }
     for (const tag of await tagsOf(m.tx, repository, digest)) {
       await m.emit({ type: 'tag.deleted', repository, tag, digest });
     }
@@ -162,21 +186,29 @@ export async function deleteManifest(
 
 /** Every blob and child manifest the manifest needs must be in the repository. */
 async function requireReferences(db: Database, repository: string, parsed: ParsedManifest): Promise<void> {
-  const missing: { digest: string }[] = [];
-  for (const d of parsed.blobs) {
-    if (!(await findRepositoryBlob(db, repository, parseDigest(d.digest))))
-      missing.push({ digest: d.digest });
-  }
-  for (const d of parsed.manifests) {
-    if (!(await findManifest(db, repository, d.digest))) missing.push({ digest: d.digest });
-  }
+  const missing = await missingReferences(
+    db,
+    repository,
+    parsed.blobs.map((d) => d.parsed),
+    parsed.manifests.map((d) => d.digest),
+  );
   if (missing.length > 0) {
-    throw new OciError(
-      'MANIFEST_BLOB_UNKNOWN',
+    throw new DomainError(
+      'manifest-references-unknown',
       'manifest references blobs or manifests unknown to the repository',
-      missing,
+      { missing: missing.slice(0, 100), count: missing.length },
     );
   }
+}
+
+function unavailable(row: ManifestRow, reason: string): DomainError {
+  return new DomainError(
+    'manifest-unavailable',
+    `the bytes of manifest ${row.digest} are unreadable: ${reason}`,
+    {
+      digest: row.digest,
+    },
+  );
 }
 
 function describe(reference: Reference): string {

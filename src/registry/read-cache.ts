@@ -7,6 +7,8 @@ import type { ManifestRow } from '../control-plane/queries.js';
 
 const BYTES_BUDGET = 32 * 1024 * 1024;
 const LARGEST_CACHED = 1024 * 1024;
+/** Tag and manifest rows are small (a few hundred bytes each): bounded by count. */
+const MAX_ROWS = 20_000;
 
 export class ReadCache {
   private generation = 0;
@@ -35,7 +37,7 @@ export class ReadCache {
   }
 
   setTag(token: number, repository: string, tag: string, digest: string): void {
-    if (this.metadata && token === this.generation) this.tags.set(`${repository}\n${tag}`, digest);
+    if (this.metadata && token === this.generation) bounded(this.tags, `${repository}\n${tag}`, digest);
   }
 
   getManifest(repository: string, digest: string): ManifestRow | undefined {
@@ -44,7 +46,7 @@ export class ReadCache {
 
   setManifest(token: number, row: ManifestRow): void {
     if (this.metadata && token === this.generation)
-      this.manifests.set(`${row.repository}\n${row.digest}`, row);
+      bounded(this.manifests, `${row.repository}\n${row.digest}`, row);
   }
 
   getBytes(sha256: string): Buffer | undefined {
@@ -66,5 +68,14 @@ export class ReadCache {
       this.bytes.delete(key);
       this.bytesSize -= value.byteLength;
     }
+  }
+}
+
+/** Sets a key, dropping the oldest entries beyond MAX_ROWS. */
+function bounded<V>(map: Map<string, V>, key: string, value: V): void {
+  map.set(key, value);
+  for (const oldest of map.keys()) {
+    if (map.size <= MAX_ROWS) break;
+    map.delete(oldest);
   }
 }

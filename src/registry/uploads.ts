@@ -1,15 +1,16 @@
-// Upload sessions (A6): create, append, query the offset, complete, cancel. Bytes and offset live
-// in the data plane; the session's existence and ownership live in the event log.
-import { randomUUID } from 'node:crypto';
+// Upload sessions (A6): start, append, query the offset, complete, cancel. The upload writer owns the
+// bytes and runs each step under the session's lock; this module adds what the event log knows: the
+// session belongs to one repository, and it ends exactly once (completed, cancelled or expired),
+// re-checked inside the transaction that records the end.
 import type { Readable } from 'node:stream';
-import { eq } from 'drizzle-orm';
-import { uploads } from '../control-plane/schema.js';
-import { UploadMissingError, UploadRangeError, UploadSizeError } from '../data-plane/blob-store.js';
+import type { Database } from '../control-plane/db.js';
+import { findUpload } from '../control-plane/queries.js';
 import type { BlobDigests } from '../data-plane/hasher.js';
+import { type AppendOptions, isUploadId } from '../data-plane/upload-writer.js';
 import { type Digest, formatDigest } from '../digest.js';
-import { OciError } from '../oci/errors.js';
+import { DomainError } from '../errors.js';
 import { recordAndLinkBlob } from './blobs.js';
-import { ensureRepository, type RegistryContext, withMutation } from './context.js';
+import { type RegistryContext, withMutation } from './context.js';
 
 export interface ChunkOptions {
   /** Start offset from Content-Range; the chunk must begin exactly at the upload's offset. */
@@ -19,118 +20,109 @@ export interface ChunkOptions {
 }
 
 export async function startUpload(ctx: RegistryContext, repository: string): Promise<string> {
-  const id = randomUUID();
-  await ctx.store.createUpload(id);
-  await withMutation(ctx, async (m) => {
-    await ensureRepository(m, repository);
-    await m.emit({ type: 'upload.started', id, repository });
-  });
+  const id = await ctx.uploads.create();
+  try {
+    await withMutation(ctx, (m) => m.emit({ type: 'upload.started', id, repository }).then(() => {}));
+  } catch (error) {
+    await ctx.uploads.remove(id, async () => true);
+    throw error;
+  }
   return id;
 }
 
-/** The upload's current offset (bytes received); BLOB_UPLOAD_UNKNOWN when it is not this repository's. */
+/** The upload's current offset (bytes received); upload-unknown when it is not this repository's. */
 export async function uploadOffset(ctx: RegistryContext, repository: string, id: string): Promise<number> {
-  await requireSession(ctx, repository, id);
-  const offset = await ctx.store.uploadOffset(id);
+  await requireSession(ctx.db, repository, id);
+  const offset = await ctx.uploads.offset(id);
   if (offset === undefined) throw unknownUpload(id);
   return offset;
 }
 
-export async function appendChunk(
+export function appendChunk(
   ctx: RegistryContext,
   repository: string,
   id: string,
   body: Readable,
   chunk: ChunkOptions,
 ): Promise<number> {
-  await requireSession(ctx, repository, id);
-  try {
-    return await ctx.store.appendUpload(id, body, {
-      expectedOffset: chunk.start,
-      expectedLength: chunk.length,
-    });
-  } catch (error) {
-    if (error instanceof UploadRangeError) {
-      throw new OciError(
-        'BLOB_UPLOAD_INVALID',
-        `chunk does not start at the upload offset ${error.offset}`,
-        { offset: error.offset },
-        416,
-      );
-    }
-    if (error instanceof UploadSizeError) throw new OciError('SIZE_INVALID', error.message);
-    if (error instanceof UploadMissingError) throw unknownUpload(id);
-    if (isInterrupted(error)) {
-      throw new OciError(
-        'BLOB_UPLOAD_INVALID',
-        'the request body ended before it was complete; the chunk was discarded',
-      );
-    }
-    throw error;
-  }
-}
-
-/** The client went away mid-body: its chunk is discarded, which is not a server fault. */
-function isInterrupted(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  return (
-    code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (error as Error)?.message === 'aborted'
-  );
+  return ctx.uploads.append(id, body, appendOptions(chunk), {
+    check: () => requireSession(ctx.db, repository, id),
+  });
 }
 
 /**
- * Closes an upload: verifies the digest the client claims against the bytes received, publishes
- * the blob into the content-addressed store and links it to the repository. On a mismatch the
- * session is discarded and nothing is stored.
+ * Closes an upload in one step: the final chunk (if any), the digest check against the bytes
+ * received, publishing, and the commit that links the blob and ends the session. On a digest
+ * mismatch the session ends (cancelled) and nothing is stored.
  */
 export async function completeUpload(
   ctx: RegistryContext,
   repository: string,
   id: string,
   digest: Digest,
+  final?: { body: Readable; chunk: ChunkOptions },
 ): Promise<string> {
-  await requireSession(ctx, repository, id);
-  let digests: BlobDigests;
-  try {
-    digests = await ctx.store.digestUpload(id, { sha512: digest.algorithm === 'sha512' });
-  } catch (error) {
-    if (error instanceof UploadMissingError) throw unknownUpload(id);
-    throw error;
-  }
-  const actual = digests[digest.algorithm];
-  if (actual !== digest.hex) {
-    await cancelUpload(ctx, repository, id);
-    throw new OciError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
-      expected: formatDigest(digest),
-      actual: `${digest.algorithm}:${actual}`,
-    });
-  }
-  await ctx.store.publishUpload(id, digests.sha256);
-  await withMutation(ctx, async (m) => {
-    await recordAndLinkBlob(m, repository, digests, 'upload');
-    await m.emit({ type: 'upload.completed', id, repository, sha256: digests.sha256 });
+  await ctx.uploads.complete(id, digest, final && { body: final.body, options: appendOptions(final.chunk) }, {
+    check: () => requireSession(ctx.db, repository, id),
+    commit: (digests) =>
+      withMutation(ctx, async (m) => {
+        await requireSession(m.tx, repository, id);
+        await recordAndLinkBlob(m, repository, digests, 'upload');
+        await m.emit({ type: 'upload.completed', id, repository, sha256: digests.sha256 });
+      }),
+    abandon: () => endSession(ctx, repository, id, 'upload.cancelled'),
   });
   return formatDigest(digest);
 }
 
-export async function cancelUpload(ctx: RegistryContext, repository: string, id: string): Promise<void> {
-  await withMutation(ctx, async (m) => {
-    await requireSession(ctx, repository, id, m.tx);
-    await m.emit({ type: 'upload.cancelled', id, repository });
-  });
-  await ctx.store.deleteUpload(id);
+/** A whole blob in one request (POST ?digest=): no session outlives the request, whatever happens. */
+export async function storeBlob(
+  ctx: RegistryContext,
+  repository: string,
+  digest: Digest,
+  body: Readable,
+  length: number | undefined,
+): Promise<string> {
+  await ctx.uploads.store(body, digest, { expectedLength: length }, (digests: BlobDigests) =>
+    withMutation(ctx, (m) => recordAndLinkBlob(m, repository, digests, 'upload')),
+  );
+  return formatDigest(digest);
 }
 
-async function requireSession(
+export function cancelUpload(ctx: RegistryContext, repository: string, id: string): Promise<void> {
+  return ctx.uploads.cancel(id, {
+    check: () => requireSession(ctx.db, repository, id),
+    commit: () => endSession(ctx, repository, id, 'upload.cancelled'),
+  });
+}
+
+/** Records the end of a session, once: a session that ended meanwhile is unknown. */
+export function endSession(
   ctx: RegistryContext,
   repository: string,
   id: string,
-  db = ctx.db,
+  type: 'upload.cancelled' | 'upload.expired',
+  idleSince?: Date,
 ): Promise<void> {
-  const [row] = await db.select().from(uploads).where(eq(uploads.id, id));
+  return withMutation(ctx, async (m) => {
+    await requireSession(m.tx, repository, id);
+    if (type === 'upload.expired') {
+      await m.emit({ type, id, repository, idleSince: (idleSince ?? new Date()).toISOString() });
+    } else {
+      await m.emit({ type, id, repository });
+    }
+  });
+}
+
+async function requireSession(db: Database, repository: string, id: string): Promise<void> {
+  const row = isUploadId(id) ? await findUpload(db, id) : undefined;
   if (!row || row.repository !== repository) throw unknownUpload(id);
 }
 
-function unknownUpload(id: string): OciError {
-  return new OciError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { id });
+function appendOptions(chunk: ChunkOptions): AppendOptions {
+  return { expectedOffset: chunk.start, expectedLength: chunk.length };
+}
+
+function unknownUpload(id: string): DomainError {
+  return new DomainError('upload-unknown', 'blob upload unknown to registry', { id });
 }

@@ -1,24 +1,22 @@
 // SIGKILL in the middle of an upload and of manifest pushes, then a restart on the same DATA_DIR:
 // nothing half-written is visible, uploads continue, every blob has its digests, the log is intact.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
 import { blobs } from '../../src/control-plane/schema.js';
 import { openRegistry } from '../../src/server.js';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
-import { digestOf, freshDatabaseUrl, snapshotViews } from '../helpers/registry.js';
+import { digestOf, freshDatabaseUrl, snapshotViews, tempDataDir } from '../helpers/registry.js';
 
 let dataDir: string;
 let env: Record<string, string>;
 let server: ServerProcess | undefined;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'artifact-store-crash-'));
+  dataDir = await tempDataDir('artifact-store-crash-');
   const databaseUrl = await freshDatabaseUrl();
   env = { DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
 });
@@ -137,6 +135,12 @@ describe('crash safety', () => {
 
   it('a kill during a burst of pushes leaves only whole manifests, tags and blobs', async () => {
     let url = server!.url;
+    // The kill comes once a few pushes have finished, while the others are in flight.
+    let finished = 0;
+    let enoughDone: () => void = () => {};
+    const fewFinished = new Promise<void>((resolve) => {
+      enoughDone = resolve;
+    });
     const pushes = Array.from({ length: 30 }, async (_, i) => {
       const layer = randomBytes(200_000);
       const config = Buffer.from(`{"n":${i}}`);
@@ -160,21 +164,23 @@ describe('crash safety', () => {
             },
           ],
         });
-        await fetch(`${url}/v2/crash/c/manifests/t${i}`, {
+        const res = await fetch(`${url}/v2/crash/c/manifests/t${i}`, {
           method: 'PUT',
           headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
           body: manifest,
         });
+        if (res.status === 201 && ++finished === 3) enoughDone();
       } catch {
         // the server was killed under this push
       }
     });
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await fewFinished;
     url = await restart();
     await Promise.all(pushes);
 
     // Every visible tag resolves to a manifest whose bytes hash to its digest, and its blobs exist.
     const { tags } = (await (await fetch(`${url}/v2/crash/c/tags/list`)).json()) as { tags: string[] };
+    expect(tags.length).toBeGreaterThanOrEqual(3);
     for (const tag of tags) {
       const res = await fetch(`${url}/v2/crash/c/manifests/${tag}`);
       expect(res.status).toBe(200);
@@ -193,10 +199,10 @@ describe('crash safety', () => {
     config.databaseUrl = env.DATABASE_URL;
     const opened = await openRegistry(config);
     try {
-      const { db, store } = opened.ctx;
+      const { db, content } = opened.ctx;
       for (const row of await db.select().from(blobs)) {
         expect(row.blake3).toMatch(/^[0-9a-f]{64}$/);
-        const bytes = await store.readBytes(row.sha256);
+        const bytes = await content.read(row.sha256, row.size);
         expect(bytes.length).toBe(row.size);
         expect(createHash('sha256').update(bytes).digest('hex')).toBe(row.sha256);
       }

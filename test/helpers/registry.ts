@@ -1,14 +1,14 @@
-// Starts a real registry server for a test file: embedded PGlite by default, or a fresh database on
-// the PostgreSQL named by DATABASE_URL (the PostgreSQL pass).
+// Starts a real registry server for a test file: the embedded PostgreSQL by default, or a fresh
+// database on the PostgreSQL named by DATABASE_URL (the PostgreSQL pass).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { loadConfig } from '../../src/config.js';
-import type { Database } from '../../src/control-plane/db.js';
-import { viewTables } from '../../src/control-plane/schema.js';
 import { type RunningRegistry, startServer } from '../../src/server.js';
+
+export { snapshotViews } from '../../src/control-plane/event-log.js';
 
 export interface TestRegistry extends RunningRegistry {
   dataDir: string;
@@ -29,9 +29,16 @@ export async function freshDatabaseUrl(): Promise<string | undefined> {
   return url.toString();
 }
 
-export async function startTestRegistry(): Promise<TestRegistry> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'artifact-store-test-'));
-  const config = loadConfig({ PORT: '0', DATA_DIR: dataDir });
+/** A new empty DATA_DIR that the embedded PostgreSQL's user can enter (it is not root's). */
+export async function tempDataDir(prefix = 'artifact-store-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  return dir;
+}
+
+export async function startTestRegistry(env: Record<string, string> = {}): Promise<TestRegistry> {
+  const dataDir = await tempDataDir();
+  const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, ...env });
   config.databaseUrl = await freshDatabaseUrl();
   const running = await startServer(config);
   return {
@@ -91,13 +98,4 @@ export async function pushImage(
   });
   if (response.status !== 201) throw new Error(`push manifest: ${response.status} ${await response.text()}`);
   return { digest: digestOf(bytes), bytes, response };
-}
-
-/** Every view table's rows, serialised and sorted, for comparing live views with rebuilt ones. */
-export async function snapshotViews(db: Database): Promise<Record<string, string[]>> {
-  const snapshot: Record<string, string[]> = {};
-  for (const [name, table] of Object.entries(viewTables)) {
-    snapshot[name] = (await db.select().from(table)).map((row) => JSON.stringify(row)).sort();
-  }
-  return snapshot;
 }

@@ -1,4 +1,5 @@
-// The suite runs on the database it was asked for: PGlite by default, PostgreSQL with DATABASE_URL.
+// The suite runs on the database it was asked for: the embedded PostgreSQL by default, an external
+// one with DATABASE_URL. The embedded one is a real, durable PostgreSQL (fsync and synchronous commit on).
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -11,17 +12,27 @@ afterAll(async () => {
   await r?.close();
 });
 
-it(`runs on ${process.env.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite'}`, async () => {
-  const result = (await r.ctx.db.execute(sql`select version() as v, current_database() as d`)) as unknown;
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
-    v: string;
-    d: string;
-  }[];
+async function one(query: ReturnType<typeof sql>): Promise<Record<string, string>> {
+  const rows = (await r.ctx.db.execute(query)) as unknown as Record<string, string>[];
+  return rows[0]!;
+}
+
+it(`runs on ${process.env.DATABASE_URL ? 'the PostgreSQL of DATABASE_URL' : 'the embedded PostgreSQL'}`, async () => {
+  const row = await one(sql`select version() as v, current_database() as d`);
+  expect(row.v).toMatch(/^PostgreSQL \d+/);
   if (process.env.DATABASE_URL) {
-    expect(rows[0]!.d).toMatch(/^test_/);
-    expect(rows[0]!.v).not.toMatch(/emscripten|wasm/i);
+    expect(r.database).toBe('external');
+    expect(row.d).toMatch(/^test_/);
   } else {
-    expect(rows[0]!.d).toBe('postgres');
-    expect(rows[0]!.v).toMatch(/emscripten|wasm/i);
+    expect(r.database).toBe('embedded');
+    expect(row.v).toMatch(/^PostgreSQL 18\./);
+    expect(row.d).toBe('postgres');
   }
+});
+
+it.skipIf(process.env.DATABASE_URL !== undefined)('the embedded PostgreSQL syncs every commit', async () => {
+  expect((await one(sql`show fsync`)).fsync).toBe('on');
+  expect((await one(sql`show synchronous_commit`)).synchronous_commit).toBe('on');
+  expect((await one(sql`show full_page_writes`)).full_page_writes).toBe('on');
+  expect((await one(sql`show listen_addresses`)).listen_addresses).toBe('');
 });

@@ -1,11 +1,15 @@
 // The event log is the source of truth: every view table can be rebuilt from it alone, and its hash
 // chain exposes any edit.
 import { createHash, randomBytes } from 'node:crypto';
+import { utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
 import { events } from '../../src/control-plane/schema.js';
+import { sweepUploads } from '../../src/registry/upload-expiry.js';
 import {
+  digestOf,
   pushBlob,
   pushImage,
   snapshotViews,
@@ -46,8 +50,17 @@ async function exerciseEveryMutation() {
   await r.fetch(`/v2/log/c/manifests/${doomed.digest}`, { method: 'DELETE' });
   await pushImage(r, 'log/c', 'untagged', []);
   await r.fetch('/v2/log/c/manifests/untagged', { method: 'DELETE' });
+  const chunked = randomBytes(500);
+  const session = (await r.fetch('/v2/log/d/blobs/uploads/', { method: 'POST' })).headers.get('location')!;
+  await r.fetch(session, { method: 'PATCH', body: chunked });
+  await r.fetch(`${session}?digest=${digestOf(chunked)}`, { method: 'PUT' });
   const cancelled = (await r.fetch('/v2/log/d/blobs/uploads/', { method: 'POST' })).headers.get('location')!;
   await r.fetch(cancelled, { method: 'DELETE' });
+  // An idle session expires: made to look a day old, then swept.
+  const idle = (await r.fetch('/v2/log/d/blobs/uploads/', { method: 'POST' })).headers.get('location')!;
+  const old = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+  await utimes(join(r.dataDir, 'uploads', idle.split('/').pop()!, 'offset'), old, old);
+  expect((await sweepUploads(r.ctx)).expired).toBe(1);
   // left open on purpose: an open upload is part of the state too
   await r.fetch('/v2/log/d/blobs/uploads/', { method: 'POST' });
 }
@@ -79,6 +92,7 @@ describe('event log', () => {
       'upload.started',
       'upload.completed',
       'upload.cancelled',
+      'upload.expired',
     ]) {
       expect(types, type).toContain(type);
     }

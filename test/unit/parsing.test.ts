@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { DigestError, parseDigest } from '../../src/digest.js';
+import { DomainError } from '../../src/errors.js';
 import { parseChunkRange, parsePageSize, parseRangeHeader } from '../../src/http/v2/request.js';
 import { parseV2Path } from '../../src/http/v2/routes.js';
-import { OciError } from '../../src/oci/errors.js';
 import { parseManifest } from '../../src/oci/manifest.js';
 import { isValidName, isValidTag } from '../../src/oci/names.js';
 
@@ -77,13 +77,13 @@ describe('ranges', () => {
   it('parses chunk Content-Range (inclusive, no unit)', () => {
     expect(parseChunkRange('0-21')).toEqual({ start: 0, end: 21 });
     expect(parseChunkRange(undefined)).toBeUndefined();
-    expect(() => parseChunkRange('21-0')).toThrow(OciError);
-    expect(() => parseChunkRange('abc')).toThrow(OciError);
+    expect(() => parseChunkRange('21-0')).toThrow(DomainError);
+    expect(() => parseChunkRange('abc')).toThrow(DomainError);
   });
   it('parses page sizes', () => {
     expect(parsePageSize('0')).toBe(0);
     expect(parsePageSize(undefined)).toBeUndefined();
-    expect(() => parsePageSize('-1')).toThrow(OciError);
+    expect(() => parsePageSize('-1')).toThrow(DomainError);
   });
 });
 

@@ -10,8 +10,6 @@ const row = (digest: string): ManifestRow => ({
   sha256: digest.slice(7),
   artifactType: null,
   subject: null,
-  annotations: null,
-  storedSeq: 1,
 });
 
 describe('ReadCache', () => {

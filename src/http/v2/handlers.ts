@@ -1,12 +1,13 @@
 // One handler per /v2/ endpoint. Each reads the request, calls the registry and writes the answer;
-// the rules live in src/registry/.
+// the rules live in src/registry/, and failures become answers in error-map.ts.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
-import { type Digest, type DigestError, formatDigest, parseDigest } from '../../digest.js';
-import { OciError } from '../../oci/errors.js';
+import { type Digest, formatDigest, parseDigest } from '../../digest.js';
+import { DomainError, isDomainError } from '../../errors.js';
 import { MEDIA_TYPES } from '../../oci/manifest.js';
+import { isValidName } from '../../oci/names.js';
 import { deleteBlob, mountBlob, readBlob, statBlob } from '../../registry/blobs.js';
 import type { RegistryContext } from '../../registry/context.js';
 import { listReferrers, listRepositories, listTags, type Page } from '../../registry/listings.js';
@@ -16,16 +17,19 @@ import {
   parseReference,
   putManifest,
   readManifestBytes,
+  requireManifestBytes,
 } from '../../registry/manifests.js';
 import {
   appendChunk,
   cancelUpload,
   completeUpload,
   startUpload,
+  storeBlob,
   uploadOffset,
 } from '../../registry/uploads.js';
 import {
   bodyStream,
+  contentLength,
   type Env,
   hasBody,
   parseChunkRange,
@@ -38,11 +42,11 @@ import { API_VERSION_HEADER, empty, json } from './responses.js';
 type C = Context<Env>;
 
 function digestParam(text: string | undefined, what = 'digest'): Digest {
-  if (!text) throw new OciError('DIGEST_INVALID', `${what} is required`);
+  if (!text) throw new DomainError('digest-invalid', `${what} is required`);
   try {
     return parseDigest(text);
   } catch (error) {
-    throw new OciError('DIGEST_INVALID', (error as DigestError).message, { [what]: text });
+    throw new DomainError('digest-invalid', (error as Error).message, { [what]: text.slice(0, 200) });
   }
 }
 
@@ -57,6 +61,11 @@ function uploadHeaders(name: string, id: string, offset: number): Record<string,
 
 function blobCreated(name: string, digest: string): Response {
   return empty(201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
+}
+
+function chunkOf(c: C) {
+  const range = parseChunkRange(c.req.header('content-range'));
+  return { start: range?.start, length: range ? range.end - range.start + 1 : undefined };
 }
 
 // ---- blobs ----
@@ -76,22 +85,15 @@ export async function getBlob(
   };
   const range = parseRangeHeader(c.req.header('range'), blob.size);
   if (range.kind === 'unsatisfiable') {
-    return json(
-      {
-        errors: [
-          { code: 'RANGE_INVALID', message: 'requested range not satisfiable', detail: { size: blob.size } },
-        ],
-      },
-      416,
-      { 'Content-Range': `bytes */${blob.size}` },
-    );
+    throw new DomainError('range-unsatisfiable', 'requested range not satisfiable', { size: blob.size });
   }
   const status = range.kind === 'range' ? 206 : 200;
   const byteRange = range.kind === 'range' ? range.range : undefined;
   if (byteRange) headers['Content-Range'] = `bytes ${byteRange.start}-${byteRange.end}/${blob.size}`;
   headers['Content-Length'] = String(byteRange ? byteRange.end - byteRange.start + 1 : blob.size);
   if (c.req.method === 'HEAD' || blob.size === 0) return new Response(null, { status, headers });
-  const stream = readBlob(ctx, blob, byteRange);
+  // Opened before any header is written: bytes that went missing are an error answer, not a short body.
+  const stream = await readBlob(ctx, blob, byteRange);
   const outgoing = c.env?.outgoing;
   if (outgoing) {
     // On Node, pipe the file straight into the socket: no web-stream round trip for large blobs.
@@ -113,17 +115,17 @@ export async function postUpload(ctx: RegistryContext, c: C, name: string): Prom
   const mount = c.req.query('mount');
   if (mount !== undefined) {
     const digest = digestParam(mount, 'mount');
-    const from = c.req.query('from');
-    if (await mountBlob(ctx, name, digest, from || undefined)) return blobCreated(name, formatDigest(digest));
-    // Not mountable: fall through to an ordinary upload session (202), as the spec says.
+    const from = c.req.query('from') || undefined;
+    // An unusable `from` means no mount, and an ordinary upload session instead (as distribution does).
+    if ((from === undefined || isValidName(from)) && (await mountBlob(ctx, name, digest, from))) {
+      return blobCreated(name, formatDigest(digest));
+    }
   }
   const digestText = c.req.query('digest');
   if (digestText !== undefined) {
     // Monolithic upload in one POST.
     const digest = digestParam(digestText);
-    const id = await startUpload(ctx, name);
-    await appendChunk(ctx, name, id, bodyStream(c), {});
-    return blobCreated(name, await completeUpload(ctx, name, id, digest));
+    return blobCreated(name, await storeBlob(ctx, name, digest, bodyStream(c), contentLength(c)));
   }
   const id = await startUpload(ctx, name);
   return empty(202, uploadHeaders(name, id, 0));
@@ -135,32 +137,14 @@ export async function getUpload(ctx: RegistryContext, name: string, id: string):
 }
 
 export async function patchUpload(ctx: RegistryContext, c: C, name: string, id: string): Promise<Response> {
-  const range = parseChunkRange(c.req.header('content-range'));
-  try {
-    const offset = await appendChunk(ctx, name, id, bodyStream(c), {
-      start: range?.start,
-      length: range ? range.end - range.start + 1 : undefined,
-    });
-    return empty(202, uploadHeaders(name, id, offset));
-  } catch (error) {
-    if (error instanceof OciError && error.status === 416) {
-      const offset = await uploadOffset(ctx, name, id);
-      throw new OciError(error.code, error.message, error.detail, 416, uploadHeaders(name, id, offset));
-    }
-    throw error;
-  }
+  const offset = await appendChunk(ctx, name, id, bodyStream(c), chunkOf(c));
+  return empty(202, uploadHeaders(name, id, offset));
 }
 
 export async function putUpload(ctx: RegistryContext, c: C, name: string, id: string): Promise<Response> {
   const digest = digestParam(c.req.query('digest'));
-  if (hasBody(c)) {
-    const range = parseChunkRange(c.req.header('content-range'));
-    await appendChunk(ctx, name, id, bodyStream(c), {
-      start: range?.start,
-      length: range ? range.end - range.start + 1 : undefined,
-    });
-  }
-  return blobCreated(name, await completeUpload(ctx, name, id, digest));
+  const final = hasBody(c) ? { body: bodyStream(c), chunk: chunkOf(c) } : undefined;
+  return blobCreated(name, await completeUpload(ctx, name, id, digest, final));
 }
 
 export async function deleteUpload(ctx: RegistryContext, name: string, id: string): Promise<Response> {
@@ -181,8 +165,10 @@ export async function getManifestHandler(
     reference = parseReference(referenceText);
   } catch (error) {
     // An invalid tag can't name a manifest: it is unknown (the conformance suite asks for 404).
-    if (error instanceof OciError && error.code === 'TAG_INVALID') {
-      throw new OciError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { reference: referenceText });
+    if (isDomainError(error, 'tag-invalid')) {
+      throw new DomainError('manifest-unknown', 'manifest unknown to registry', {
+        reference: referenceText.slice(0, 200),
+      });
     }
     throw error;
   }
@@ -193,7 +179,10 @@ export async function getManifestHandler(
     'Docker-Content-Digest': row.digest,
     ETag: `"${row.digest}"`,
   };
-  if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
+  if (c.req.method === 'HEAD') {
+    await requireManifestBytes(ctx, row);
+    return new Response(null, { status: 200, headers });
+  }
   return new Response(await readManifestBytes(ctx, row), { status: 200, headers });
 }
 
@@ -228,19 +217,20 @@ export async function deleteManifestHandler(
 // ---- lists ----
 
 function linkHeader(path: string, n: number | undefined, page: Page): Record<string, string> {
-  if (page.next === undefined || n === undefined) return {};
-  return { Link: `<${path}?n=${n}&last=${encodeURIComponent(page.next)}>; rel="next"` };
+  if (page.next === undefined) return {};
+  const size = n === undefined ? page.items.length : Math.min(n, page.items.length);
+  return { Link: `<${path}?n=${size}&last=${encodeURIComponent(page.next)}>; rel="next"` };
 }
 
 export async function listTagsHandler(ctx: RegistryContext, c: C, name: string): Promise<Response> {
   const n = parsePageSize(c.req.query('n'));
-  const page = await listTags(ctx, name, { n, last: c.req.query('last') });
+  const page = await listTags(ctx, name, { n, last: c.req.query('last') || undefined });
   return json({ name, tags: page.items }, 200, linkHeader(`/v2/${name}/tags/list`, n, page));
 }
 
 export async function catalogHandler(ctx: RegistryContext, c: C): Promise<Response> {
   const n = parsePageSize(c.req.query('n'));
-  const page = await listRepositories(ctx, { n, last: c.req.query('last') });
+  const page = await listRepositories(ctx, { n, last: c.req.query('last') || undefined });
   return json({ repositories: page.items }, 200, linkHeader('/v2/_catalog', n, page));
 }
 

@@ -1,8 +1,9 @@
-// Reading request details: the body as a Node stream (never buffered), bounded bodies, ranges.
+// Reading request details: the body as a Node stream (never buffered), bounded bodies, ranges, and
+// the raw request path (before any normalisation).
 import { Readable } from 'node:stream';
 import type { Context } from 'hono';
-import type { ByteRange } from '../../data-plane/blob-store.js';
-import { OciError } from '../../oci/errors.js';
+import type { ByteRange } from '../../data-plane/driver.js';
+import { DomainError } from '../../errors.js';
 
 export type Env = {
   Bindings: {
@@ -27,32 +28,49 @@ export function hasBody(c: Context<Env>): boolean {
   return c.env?.incoming === undefined && c.req.raw.body !== null;
 }
 
+/** The Content-Length of the request, when it has a valid one. */
+export function contentLength(c: Context<Env>): number | undefined {
+  const value = c.req.header('content-length');
+  if (value === undefined || !/^\d{1,15}$/.test(value.trim())) return undefined;
+  return Number(value);
+}
+
 /** Reads a small body whole, refusing (413) more than `limit` bytes. */
 export async function readBounded(c: Context<Env>, limit: number): Promise<Buffer> {
   const tooLarge = () =>
-    new OciError('SIZE_INVALID', `manifest is larger than the limit of ${limit} bytes`, { limit }, 413);
-  const declared = Number(c.req.header('content-length') ?? 0);
-  if (declared > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
+    new DomainError('manifest-too-large', `manifest is larger than the limit of ${limit} bytes`, { limit });
+  const declared = contentLength(c);
+  if (declared !== undefined && declared > limit) throw tooLarge();
+  // One allocation when the length is announced; chunks are copied straight into it.
+  const buffer = Buffer.allocUnsafe(declared ?? Math.min(limit, 64 * 1024));
+  let target = buffer;
   let total = 0;
   for await (const chunk of bodyStream(c)) {
-    total += (chunk as Buffer).byteLength;
-    if (total > limit) throw tooLarge();
-    chunks.push(chunk as Buffer);
+    const bytes = chunk as Buffer;
+    if (total + bytes.byteLength > limit) throw tooLarge();
+    if (total + bytes.byteLength > target.byteLength) {
+      const grown = Buffer.allocUnsafe(
+        Math.min(limit, Math.max(target.byteLength * 2, total + bytes.byteLength)),
+      );
+      target.copy(grown, 0, 0, total);
+      target = grown;
+    }
+    bytes.copy(target, total);
+    total += bytes.byteLength;
   }
-  return Buffer.concat(chunks, total);
+  return target.subarray(0, total);
 }
 
 /** `Content-Range: <start>-<end>` of a chunk upload (inclusive, no unit). */
 export function parseChunkRange(header: string | undefined): ByteRange | undefined {
   if (header === undefined) return undefined;
-  const match = /^(?:bytes[ =])?(\d+)-(\d+)$/.exec(header.trim());
-  if (!match)
-    throw new OciError('BLOB_UPLOAD_INVALID', `malformed Content-Range "${header}"`, undefined, 416);
+  const match = /^(?:bytes[ =])?(\d{1,15})-(\d{1,15})$/.exec(header.trim());
+  if (!match) {
+    throw new DomainError('upload-range-invalid', `malformed Content-Range "${header.slice(0, 100)}"`);
+  }
   const start = Number(match[1]);
   const end = Number(match[2]);
-  if (end < start)
-    throw new OciError('BLOB_UPLOAD_INVALID', `Content-Range end before start`, undefined, 416);
+  if (end < start) throw new DomainError('upload-range-invalid', 'Content-Range ends before it starts');
   return { start, end };
 }
 
@@ -61,7 +79,7 @@ export type RangeRequest = { kind: 'none' } | { kind: 'range'; range: ByteRange 
 /** A blob `Range` request (RFC 9110 §14.2); anything we don't serve as a range reads the whole blob. */
 export function parseRangeHeader(header: string | undefined, size: number): RangeRequest {
   if (header === undefined) return { kind: 'none' };
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const match = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
   if (!match || (match[1] === '' && match[2] === '')) return { kind: 'none' };
   if (match[1] === '') {
     const suffix = Number(match[2]);
@@ -78,7 +96,24 @@ export function parseRangeHeader(header: string | undefined, size: number): Rang
 export function parsePageSize(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   if (!/^\d+$/.test(value)) {
-    throw new OciError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { n: value });
+    throw new DomainError('pagination-invalid', 'n must be a non-negative integer', {
+      n: value.slice(0, 100),
+    });
   }
   return Number(value);
+}
+
+/**
+ * The request path as the client sent it. The URL parser resolves `.` and `..` segments (also
+ * percent-encoded ones), which would let `a/../b` act on `b`: such a path is refused instead.
+ */
+export function requireNoDotSegments(c: Context<Env>): void {
+  const raw = c.env?.incoming?.url ?? new URL(c.req.url).pathname;
+  const path = raw.split('?')[0] ?? '';
+  const segments = path.split('/').map((s) => s.replace(/%2e/gi, '.'));
+  if (segments.some((s) => s === '.' || s === '..')) {
+    throw new DomainError('name-invalid', 'a repository path may not contain "." or ".." segments', {
+      path: path.slice(0, 200),
+    });
+  }
 }

@@ -1,0 +1,244 @@
+// The embedded default database: a real PostgreSQL server started from DATA_DIR/pg, listening only on a
+// Unix socket in a directory only its user can enter, with fsync on (ADR-0004). It is created with
+// initdb on first use (into a temporary directory renamed into place, so a crash never leaves half a
+// cluster), and supervised: if this process dies, even by SIGKILL, a tiny watchdog asks the server
+// for a fast shutdown; a server orphaned anyway is stopped at the next start.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  findPostgresBinaries,
+  type PostgresBinaries,
+  postgresUser,
+  type RunAs,
+} from './postgres-binaries.js';
+
+export interface EmbeddedPostgres {
+  /** Connection options for the `postgres` driver. */
+  connection: { path: string; user: string; database: string };
+  /** Called once if the server stops on its own. */
+  onExit(listener: (why: string) => void): void;
+  stop(): Promise<void>;
+}
+
+export class EmbeddedPostgresError extends Error {}
+
+const PORT = 5432;
+/** Small and local: ~30 connections, a 16 MB buffer pool (the OS caches the files too), durable commits. */
+const SETTINGS = {
+  listen_addresses: '',
+  port: String(PORT),
+  unix_socket_permissions: '0700',
+  max_connections: '30',
+  shared_buffers: '16MB',
+  huge_pages: 'off',
+  fsync: 'on',
+  synchronous_commit: 'on',
+  full_page_writes: 'on',
+  log_min_messages: 'warning',
+  log_checkpoints: 'off',
+  logging_collector: 'off',
+};
+/** Server log lines worth passing on (routine LOG lines are not). */
+const NOTEWORTHY = /\b(WARNING|ERROR|FATAL|PANIC):/;
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 30_000;
+
+export async function startEmbeddedPostgres(
+  dir: string,
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<EmbeddedPostgres> {
+  const binaries = await findPostgresBinaries();
+  const runAs = postgresUser();
+  if (runAs) await requireReachable(dirname(dir), runAs);
+  if (!existsSync(join(dir, 'PG_VERSION'))) await initCluster(dir, binaries, runAs);
+  await stopOrphan(dir);
+  const socketDir = await socketDirectory(dir, runAs);
+  const args = [
+    '-D',
+    dir,
+    '-k',
+    socketDir,
+    ...Object.entries(SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+  ];
+  const server = spawn(binaries.postgres, args, {
+    env: { ...process.env, ...binaries.env, LC_MESSAGES: 'C', LC_ALL: 'C' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+  });
+  let stderr = '';
+  server.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    stderr = (stderr + text).slice(-4000);
+    for (const line of text.split('\n')) if (NOTEWORTHY.test(line)) log(`postgres: ${line}`);
+  });
+  const exited = new Promise<string>((resolve) =>
+    server.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)),
+  );
+  const watchdog = startWatchdog(server);
+  try {
+    await waitUntilReady(dir, exited, () => stderr);
+  } catch (error) {
+    watchdog?.kill();
+    server.kill('SIGQUIT');
+    throw error;
+  }
+  let stopping = false;
+  return {
+    connection: { path: join(socketDir, `.s.PGSQL.${PORT}`), user: 'postgres', database: 'postgres' },
+    onExit(listener) {
+      exited.then((why) => {
+        if (!stopping) listener(why);
+      });
+    },
+    async stop() {
+      stopping = true;
+      watchdog?.kill();
+      if (server.exitCode !== null || server.signalCode !== null) return;
+      server.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
+      const timer = setTimeout(() => server.kill('SIGQUIT'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+      if (socketDir !== dir) await rm(socketDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** initdb into a sibling temporary directory, renamed into place when complete. */
+async function initCluster(dir: string, binaries: PostgresBinaries, runAs: RunAs | undefined): Promise<void> {
+  const temp = `${dir}.init-${process.pid}`;
+  await rm(temp, { recursive: true, force: true });
+  await mkdir(temp, { recursive: true, mode: 0o700 });
+  if (runAs) await chown(temp, runAs.uid, runAs.gid);
+  const args = ['-D', temp, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-instructions'];
+  const child = spawn(binaries.initdb, args, {
+    env: { ...process.env, ...binaries.env, LC_MESSAGES: 'C', LC_ALL: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) {
+    await rm(temp, { recursive: true, force: true });
+    throw new EmbeddedPostgresError(
+      `initdb failed (exit ${code}): ${output.trim().split('\n').slice(-3).join(' ')}`,
+    );
+  }
+  await rm(dir, { recursive: true, force: true });
+  await rename(temp, dir);
+}
+
+/** A server left running by a process that died (we hold DATA_DIR's lock, so it is nobody's now). */
+async function stopOrphan(dir: string): Promise<void> {
+  const pidFile = join(dir, 'postmaster.pid');
+  const lines = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  if (!(await isPostgresOf(pid, dir))) {
+    // A stale file whose pid now belongs to another process (a reused pid): PostgreSQL would refuse
+    // to start on it.
+    if (isAlive(pid)) await rm(pidFile, { force: true });
+    return;
+  }
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+  if (isAlive(pid)) {
+    process.kill(pid, 'SIGQUIT');
+    while (isAlive(pid)) await sleep(50);
+  }
+}
+
+/** Whether `pid` is a postgres server on `dir` (its command line names the directory). */
+async function isPostgresOf(pid: number, dir: string): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  try {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return cmdline.some((arg) => arg.endsWith('postgres')) && cmdline.includes(dir);
+  } catch {
+    // No /proc (macOS): ask ps.
+    try {
+      const command = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' });
+      return command.includes('postgres') && command.includes(dir);
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** PostgreSQL writes "ready" into postmaster.pid's status line once it accepts connections. */
+async function waitUntilReady(dir: string, exited: Promise<string>, stderr: () => string): Promise<void> {
+  let gone: string | undefined;
+  exited.then((why) => (gone = why));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (gone !== undefined) {
+      throw new EmbeddedPostgresError(`PostgreSQL stopped while starting (${gone}): ${lastLines(stderr())}`);
+    }
+    const status = (await readFile(join(dir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[7];
+    if (status?.trim() === 'ready') return;
+    await sleep(20);
+  }
+  throw new EmbeddedPostgresError(
+    `PostgreSQL did not become ready in ${READY_TIMEOUT_MS / 1000} s: ${lastLines(stderr())}`,
+  );
+}
+
+/** Asks the server to shut down when this process is gone: its stdin pipe closes when we die. */
+function startWatchdog(server: ChildProcess): ChildProcess | undefined {
+  if (process.platform === 'win32' || server.pid === undefined) return undefined;
+  const watchdog = spawn(
+    '/bin/sh',
+    ['-c', 'cat >/dev/null; kill -INT "$1" 2>/dev/null', 'watchdog', String(server.pid)],
+    {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    },
+  );
+  watchdog.on('error', () => {});
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void })?.unref?.();
+  return watchdog;
+}
+
+/** The socket lives in the cluster directory unless the path would be too long for a Unix socket. */
+async function socketDirectory(dir: string, runAs: RunAs | undefined): Promise<string> {
+  if (join(dir, `.s.PGSQL.${PORT}`).length <= 100) return dir;
+  const short = await mkdtemp(join(tmpdir(), 'as-pg-'));
+  if (runAs) await chown(short, runAs.uid, runAs.gid);
+  return short;
+}
+
+/** The user PostgreSQL runs as must be able to walk down to the cluster. */
+async function requireReachable(dir: string, runAs: RunAs): Promise<void> {
+  let current = dir;
+  for (;;) {
+    const s = await stat(current);
+    const bit = s.uid === runAs.uid ? 0o100 : s.gid === runAs.gid ? 0o010 : 0o001;
+    if ((s.mode & bit) === 0) {
+      throw new EmbeddedPostgresError(
+        `the embedded PostgreSQL runs as user "${runAs.name}" (root may not run it) and cannot enter ${current}: run as a non-root user, or allow it in (chmod o+x ${current})`,
+      );
+    }
+    const parent = dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' | ') || 'no output';
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

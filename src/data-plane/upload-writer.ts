@@ -1,0 +1,369 @@
+// The upload writer: the only owner of an upload session's bytes, offset, running hash and lock.
+// A session is `uploads/<id>/data` (the spool) plus `uploads/<id>/offset` (the committed length).
+// Every step on a session (append, complete, cancel, expire) runs under the session's lock from its
+// first check to its last write, so two requests on one session are always one after the other.
+// Completing is one step: the final chunk, the digest check, publishing and the caller's commit.
+// Other backends implement only the storage driver; these rules are written once, here.
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Digest } from '../digest.js';
+import { DomainError } from '../errors.js';
+import type { ContentStore } from './content-store.js';
+import type { StorageDriver } from './driver.js';
+import { type BlobDigests, DualHasher } from './hasher.js';
+import type { Locker } from './locker.js';
+
+export interface AppendOptions {
+  /** Where the client says the chunk starts (Content-Range); it must equal the session's offset. */
+  expectedOffset?: number;
+  /** How many bytes the body announced (Content-Range / Content-Length); it must carry exactly that. */
+  expectedLength?: number;
+}
+
+/** What the caller runs inside a step, under the session's lock. */
+export interface SessionHooks {
+  /** Runs first: throws when the session is not (or no longer) open for this caller. */
+  check(): Promise<void>;
+}
+
+export interface CompleteHooks extends SessionHooks {
+  /** Records the published blob (the database commit); the step succeeds only if this does. */
+  commit(digests: BlobDigests): Promise<void>;
+  /** Records that the session ended without a blob, because the digest did not match. */
+  abandon(): Promise<void>;
+}
+
+export interface CancelHooks extends SessionHooks {
+  /** Records the end of the session (cancelled or expired). */
+  commit(): Promise<void>;
+}
+
+export interface SpooledSession {
+  id: string;
+  /** Last write to the session (its last append, or its creation). */
+  modifiedAt: Date;
+}
+
+export interface UploadWriterOptions {
+  /** Running hashes kept in memory at most (about 3 KiB each); others are re-hashed at completion. */
+  maxRunningHashes?: number;
+  /** Where recoveries are reported (a damaged offset record). */
+  warn?: (message: string) => void;
+}
+
+/** A running hash, valid while the session's committed offset is still `offset`. */
+interface RunningHash {
+  offset: number;
+  hasher: DualHasher;
+  touched: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function isUploadId(id: string): boolean {
+  return UUID.test(id);
+}
+
+const spool = (id: string) => `uploads/${id}/data`;
+const offsetRecord = (id: string) => `uploads/${id}/offset`;
+
+export class UploadWriter {
+  private readonly running = new Map<string, RunningHash>();
+  private readonly maxRunning: number;
+  private readonly warn: (message: string) => void;
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly content: ContentStore,
+    private readonly locker: Locker,
+    options: UploadWriterOptions = {},
+  ) {
+    this.maxRunning = options.maxRunningHashes ?? 64;
+    this.warn = options.warn ?? ((message) => console.warn(message));
+  }
+
+  /** Opens a new, empty session and returns its id. */
+  async create(): Promise<string> {
+    const id = randomUUID();
+    await this.driver.putContent(offsetRecord(id), Buffer.from('0\n'));
+    return id;
+  }
+
+  /** The committed offset, or undefined when there is no such session in storage. */
+  async offset(id: string): Promise<number | undefined> {
+    if (!isUploadId(id)) return undefined;
+    return this.readOffset(id);
+  }
+
+  /** Appends a body at the session's end; all of it or none of it becomes part of the upload. */
+  append(id: string, body: Readable, options: AppendOptions, hooks: SessionHooks): Promise<number> {
+    return this.locked(id, body, async () => {
+      await hooks.check();
+      const next = await this.appendLocked(id, body, options, await this.requireOffset(id, body));
+      await this.driver.putContent(offsetRecord(id), Buffer.from(`${next}\n`));
+      return next;
+    });
+  }
+
+  /**
+   * Completes the session in one step: appends the final chunk (if any), checks the digest, publishes
+   * the bytes under their sha256 (an existing blob wins) and runs `commit`. On a digest mismatch the
+   * session ends without a blob (`abandon`) and DomainError('digest-mismatch') is thrown.
+   */
+  complete(
+    id: string,
+    expected: Digest,
+    final: { body: Readable; options: AppendOptions } | undefined,
+    hooks: CompleteHooks,
+  ): Promise<BlobDigests> {
+    return this.locked(id, final?.body, async () => {
+      await hooks.check();
+      return this.completeLocked(id, expected, final, hooks, await this.requireOffset(id, final?.body));
+    });
+  }
+
+  /**
+   * Stores a whole body as a blob without a session anyone else knows of (monolithic POST ?digest=):
+   * the same spool, hashing and publishing, and nothing left behind when it fails.
+   */
+  async store(
+    body: Readable,
+    expected: Digest,
+    options: AppendOptions,
+    commit: (digests: BlobDigests) => Promise<void>,
+  ): Promise<BlobDigests> {
+    const id = randomUUID();
+    const hooks = { check: async () => {}, commit, abandon: async () => {} };
+    try {
+      return await this.locked(id, body, () =>
+        this.completeLocked(id, expected, { body, options: { ...options, expectedOffset: 0 } }, hooks, 0),
+      );
+    } finally {
+      await this.discard(id);
+    }
+  }
+
+  private async completeLocked(
+    id: string,
+    expected: Digest,
+    final: { body: Readable; options: AppendOptions } | undefined,
+    hooks: CompleteHooks,
+    committed: number,
+  ): Promise<BlobDigests> {
+    // A failed final chunk leaves the session as it was (its offset record is not touched).
+    const offset = final ? await this.appendLocked(id, final.body, final.options, committed) : committed;
+    const digests = await this.digestLocked(id, offset, expected.algorithm === 'sha512');
+    const actual = digests[expected.algorithm];
+    if (actual !== expected.hex) {
+      await hooks.abandon();
+      await this.discard(id);
+      throw new DomainError('digest-mismatch', 'the digest does not match the uploaded content', {
+        expected: `${expected.algorithm}:${expected.hex}`,
+        actual: `${expected.algorithm}:${actual}`,
+      });
+    }
+    await this.publishLocked(id, digests);
+    try {
+      await hooks.commit(digests);
+    } finally {
+      // Published bytes left the spool: the session is over whatever the commit did.
+      await this.discard(id);
+    }
+    return digests;
+  }
+
+  /** Ends the session without a blob and removes its bytes. */
+  cancel(id: string, hooks: CancelHooks): Promise<void> {
+    return this.locked(id, undefined, async () => {
+      await hooks.check();
+      await hooks.commit();
+      await this.discard(id);
+    });
+  }
+
+  /** Removes a session's bytes under its lock, if `stillStale` (checked under the lock) agrees. */
+  remove(id: string, stillStale: () => Promise<boolean>): Promise<boolean> {
+    return this.locked(id, undefined, async () => {
+      if (!(await stillStale())) return false;
+      await this.discard(id);
+      return true;
+    });
+  }
+
+  /** Sessions in storage with the time of their last write. */
+  async *sessions(): AsyncIterable<SpooledSession> {
+    for await (const id of this.driver.list('uploads')) {
+      if (isUploadId(id)) yield { id, modifiedAt: await this.lastWrite(id) };
+    }
+  }
+
+  /** The time of the session's last write (epoch when nothing of it is left). */
+  async lastWrite(id: string): Promise<Date> {
+    const [data, record] = [await this.driver.stat(spool(id)), await this.driver.stat(offsetRecord(id))];
+    const times = [data?.modifiedAt, record?.modifiedAt].filter((t): t is Date => t !== undefined);
+    return new Date(Math.max(0, ...times.map((t) => t.getTime())));
+  }
+
+  /** Forgets running hashes not used for `idleMs`; those sessions are re-hashed at completion. */
+  dropIdleHashes(idleMs: number, now = Date.now()): void {
+    for (const [id, state] of this.running) {
+      if (now - state.touched > idleMs) this.running.delete(id);
+    }
+  }
+
+  /** Number of running hashes held in memory. */
+  get runningHashes(): number {
+    return this.running.size;
+  }
+
+  // ---- under the session lock ----
+
+  /** Takes the session lock; a request body that waits for it is not read until the step runs. */
+  private locked<T>(id: string, body: Readable | undefined, work: () => Promise<T>): Promise<T> {
+    if (!isUploadId(id)) {
+      body?.resume();
+      return Promise.reject(unknown(id));
+    }
+    return this.locker.run(`upload:${id}`, work);
+  }
+
+  /** Appends at `offset` (the committed one) and returns the new end; the caller records it. */
+  private async appendLocked(
+    id: string,
+    body: Readable,
+    options: AppendOptions,
+    offset: number,
+  ): Promise<number> {
+    if (options.expectedOffset !== undefined && options.expectedOffset !== offset) {
+      body.resume();
+      throw new DomainError(
+        'upload-out-of-order',
+        `the chunk does not start at the upload offset ${offset}`,
+        {
+          id,
+          offset,
+        },
+      );
+    }
+    const state = this.running.get(id);
+    const hasher =
+      state && state.offset === offset ? state.hasher : offset === 0 ? new DualHasher() : undefined;
+    // Whatever happens below, the old hash state is stale until the append succeeds.
+    this.running.delete(id);
+    const writer = await this.driver.writer(spool(id), offset);
+    let written = 0;
+    let excess = 0;
+    const limit = options.expectedLength;
+    try {
+      await pipeline(
+        body,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            if (limit !== undefined && written + chunk.byteLength > limit) {
+              // Past what it announced: keep reading (not storing) so the answer can still be sent
+              // on an intact connection, up to a bound.
+              excess += chunk.byteLength;
+              if (excess > MAX_DRAIN) throw tooLong(limit);
+              continue;
+            }
+            written += chunk.byteLength;
+            hasher?.update(chunk);
+            yield chunk;
+          }
+        },
+        writer.stream,
+      );
+      if (excess > 0) throw tooLong(limit ?? 0);
+      if (limit !== undefined && written !== limit) {
+        throw new DomainError('size-mismatch', `the body has ${written} bytes, ${limit} were announced`);
+      }
+      await writer.commit();
+    } catch (error) {
+      await writer.cancel().catch(() => {});
+      throw error;
+    }
+    const next = offset + written;
+    if (hasher) this.keepHash(id, { offset: next, hasher, touched: Date.now() });
+    return next;
+  }
+
+  private async digestLocked(id: string, offset: number, sha512: boolean): Promise<BlobDigests> {
+    const state = this.running.get(id);
+    this.running.delete(id);
+    if (state && state.offset === offset && !sha512) return state.hasher.digest();
+    // No running hash (a restart, an evicted state, or sha512 wanted): hash the spool in one pass.
+    const hasher = new DualHasher({ sha512 });
+    if (offset > 0) {
+      const stream = await this.driver.reader(spool(id), undefined, { start: 0, end: offset - 1 });
+      if (!stream) throw unknown(id);
+      for await (const chunk of stream) hasher.update(chunk as Buffer);
+    }
+    const digests = hasher.digest();
+    if (digests.size !== offset) throw unknown(id); // the spool lost bytes it had committed
+    return digests;
+  }
+
+  private async publishLocked(id: string, digests: BlobDigests): Promise<void> {
+    // The spool may hold bytes past the offset (a crashed append): cut them, and sync.
+    const trim = await this.driver.writer(spool(id), digests.size);
+    trim.stream.end();
+    await new Promise<void>((resolve, reject) => trim.stream.once('finish', resolve).once('error', reject));
+    await trim.commit();
+    // The session is closed to appends from here: its bytes leave the spool.
+    await this.driver.delete(offsetRecord(id));
+    await this.content.publish(spool(id), digests);
+  }
+
+  /** The committed offset; a damaged record is recovered from the spool's length. */
+  private async readOffset(id: string): Promise<number | undefined> {
+    const record = await this.driver.getContent(offsetRecord(id));
+    if (record === undefined) return undefined;
+    const text = record.toString('latin1');
+    const size = (await this.driver.stat(spool(id)))?.size ?? 0;
+    if (/^\d{1,16}\n?$/.test(text)) {
+      const offset = Number.parseInt(text, 10);
+      if (offset <= size || (offset === 0 && size === 0)) return offset;
+    }
+    this.warn(
+      `upload ${id}: offset record ${JSON.stringify(text.slice(0, 40))} is damaged; recovered offset ${size} from the spool`,
+    );
+    this.running.delete(id);
+    await this.driver.putContent(offsetRecord(id), Buffer.from(`${size}\n`));
+    return size;
+  }
+
+  private async requireOffset(id: string, body?: Readable): Promise<number> {
+    const offset = await this.readOffset(id);
+    if (offset === undefined) {
+      body?.resume();
+      throw unknown(id);
+    }
+    return offset;
+  }
+
+  private keepHash(id: string, state: RunningHash): void {
+    this.running.set(id, state);
+    // Oldest first in insertion order: drop from the front beyond the cap.
+    for (const key of this.running.keys()) {
+      if (this.running.size <= this.maxRunning) break;
+      this.running.delete(key);
+    }
+  }
+
+  private async discard(id: string): Promise<void> {
+    this.running.delete(id);
+    await this.driver.delete(`uploads/${id}`);
+  }
+}
+
+/** How much of a body beyond its announced length is read and dropped before the connection is cut. */
+const MAX_DRAIN = 8 * 1024 * 1024;
+
+function tooLong(limit: number): DomainError {
+  return new DomainError('size-mismatch', `the body is longer than the ${limit} bytes announced`);
+}
+
+function unknown(id: string): DomainError {
+  return new DomainError('upload-unknown', 'blob upload unknown to registry', { id });
+}

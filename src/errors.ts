@@ -1,0 +1,67 @@
+// Domain errors: what went wrong, in the registry's own words. Every layer below HTTP throws these
+// (never protocol errors); one module per protocol maps each code to its answer, so a new failure is
+// added here and in that map, and nothing can escape as a 500 because one call site forgot.
+
+export type DomainErrorCode =
+  /** A repository name that does not match the grammar (or has `.`/`..` segments). */
+  | 'name-invalid'
+  /** A tag that does not match the grammar. */
+  | 'tag-invalid'
+  /** A digest that is malformed or of an unsupported algorithm. */
+  | 'digest-invalid'
+  /** Content that does not hash to the digest the client gave. */
+  | 'digest-mismatch'
+  | 'blob-unknown'
+  /** The registry knows the blob but its bytes are missing or damaged in storage (logged). */
+  | 'blob-unavailable'
+  | 'manifest-unknown'
+  /** The registry knows the manifest but its bytes are missing or damaged in storage (logged). */
+  | 'manifest-unavailable'
+  | 'manifest-invalid'
+  /** A manifest names blobs or child manifests the repository does not have. */
+  | 'manifest-references-unknown'
+  | 'manifest-too-large'
+  | 'upload-unknown'
+  /** A chunk that does not start at the upload's offset (detail: repository, id, offset). */
+  | 'upload-out-of-order'
+  /** A malformed chunk range. */
+  | 'upload-range-invalid'
+  /** A body that carried more or fewer bytes than it announced. */
+  | 'size-mismatch'
+  /** The client stopped sending before the body was complete. */
+  | 'body-interrupted'
+  /** A `Range` no byte of the blob satisfies (detail: size). */
+  | 'range-unsatisfiable'
+  | 'pagination-invalid'
+  | 'name-unknown'
+  /** A method the endpoint does not support. */
+  | 'unsupported'
+  /** A path that is no endpoint at all. */
+  | 'endpoint-unknown';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: DomainErrorCode,
+    message: string,
+    readonly detail: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export function isDomainError(error: unknown, code?: DomainErrorCode): error is DomainError {
+  return error instanceof DomainError && (code === undefined || error.code === code);
+}
+
+/** The client went away in the middle of a body: a failure of the request, not of the server. */
+export function isClientAbort(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return (
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'ECONNABORTED' ||
+    (error as Error | undefined)?.message === 'aborted'
+  );
+}

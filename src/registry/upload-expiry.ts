@@ -1,0 +1,87 @@
+// Upload sessions do not live forever: one with no write for the expiry time is ended (an
+// `upload.expired` event) and its bytes removed, like the reference registry's upload purging.
+// Spools no session in the log owns (a crash between writing and committing) are removed too, and
+// idle running hashes are dropped from memory. Runs at start-up and then on a timer; every decision
+// is re-checked under the session's lock, so a sweep never races a request on the same session.
+import { findUpload, openUploads } from '../control-plane/queries.js';
+import { isDomainError } from '../errors.js';
+import type { RegistryContext } from './context.js';
+import { endSession } from './uploads.js';
+
+/** A spool without a session is left alone this long (it may be a monolithic push in progress). */
+const ORPHAN_GRACE_MS = 60 * 60 * 1000;
+/** Running hashes unused this long are dropped; their sessions are re-hashed at completion. */
+const HASH_IDLE_MS = 60 * 1000;
+
+export interface SweepResult {
+  expired: number;
+  orphansRemoved: number;
+}
+
+export async function sweepUploads(
+  ctx: RegistryContext,
+  options: { startup?: boolean } = {},
+): Promise<SweepResult> {
+  const now = Date.now();
+  const result: SweepResult = { expired: 0, orphansRemoved: 0 };
+  ctx.uploads.dropIdleHashes(HASH_IDLE_MS, now);
+  const sessions = new Map((await openUploads(ctx.db)).map((row) => [row.id, row]));
+  const spooled = new Set<string>();
+  for await (const { id, modifiedAt } of ctx.uploads.sessions()) {
+    spooled.add(id);
+    const session = sessions.get(id);
+    if (!session) {
+      const stale = options.startup || now - modifiedAt.getTime() > ORPHAN_GRACE_MS;
+      if (stale && (await ctx.uploads.remove(id, async () => !(await isOpen(ctx, id)))))
+        result.orphansRemoved++;
+    } else if (now - modifiedAt.getTime() > ctx.limits.uploadExpiryMs) {
+      if (await expire(ctx, id, session.repository)) result.expired++;
+    }
+  }
+  // Sessions whose bytes are gone (lost with a crash): they cannot continue, so they end.
+  for (const [id, session] of sessions) {
+    if (!spooled.has(id) && (await expire(ctx, id, session.repository))) result.expired++;
+  }
+  return result;
+}
+
+/** Expires one session if, under its lock, it is still open and still idle. */
+async function expire(ctx: RegistryContext, id: string, repository: string): Promise<boolean> {
+  let idleSince = new Date(0);
+  try {
+    await ctx.uploads.cancel(id, {
+      check: async () => {
+        idleSince = await ctx.uploads.lastWrite(id);
+        if (Date.now() - idleSince.getTime() <= ctx.limits.uploadExpiryMs) throw new NotIdle();
+      },
+      commit: () => endSession(ctx, repository, id, 'upload.expired', idleSince),
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof NotIdle || isDomainError(error, 'upload-unknown')) return false;
+    throw error;
+  }
+}
+
+async function isOpen(ctx: RegistryContext, id: string): Promise<boolean> {
+  return (await findUpload(ctx.db, id)) !== undefined;
+}
+
+class NotIdle extends Error {}
+
+/** Sweeps every `intervalMs` until stopped; failures are reported, not fatal. */
+export function startUploadSweeper(
+  ctx: RegistryContext,
+  intervalMs: number,
+  report: (error: unknown) => void,
+): () => Promise<void> {
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() => sweepUploads(ctx)).catch(report);
+  }, intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
