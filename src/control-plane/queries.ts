@@ -157,37 +157,26 @@ export async function missingReferences(
   return [...new Set(wanted.filter((d) => !present.has(d)))];
 }
 
-/** A page of a repository's tags in byte order, after `last`. */
-export async function listTagPage(
-  db: Database,
-  repository: string,
-  last: string | undefined,
-  limit: number,
-): Promise<string[]> {
+/** The query of a page of a repository's tags in byte order after `last` (the primary key serves it). */
+export function tagPageQuery(db: Database, repository: string, last: string | undefined, limit: number) {
   const where: SQL[] = [eq(tags.repository, repository)];
   if (last !== undefined) where.push(gt(tags.tag, last));
-  const rows = await db
-    .select({ tag: tags.tag })
+  return db
+    .select({ item: tags.tag })
     .from(tags)
     .where(and(...where))
     .orderBy(asc(tags.tag))
     .limit(limit);
-  return rows.map((r) => r.tag);
 }
 
-/** A page of repository names in byte order, after `last`. */
-export async function listRepositoryPage(
-  db: Database,
-  last: string | undefined,
-  limit: number,
-): Promise<string[]> {
-  const rows = await db
-    .select({ name: repositories.name })
+/** The query of a page of repository names in byte order after `last`. */
+export function repositoryPageQuery(db: Database, last: string | undefined, limit: number) {
+  return db
+    .select({ item: repositories.name })
     .from(repositories)
     .where(last === undefined ? undefined : gt(repositories.name, last))
     .orderBy(asc(repositories.name))
     .limit(limit);
-  return rows.map((r) => r.name);
 }
 
 /** Manifests of the repository whose subject is `digest`, oldest first. */

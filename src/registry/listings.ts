@@ -1,10 +1,10 @@
 // Lists: tags of a repository, the catalog of repositories, and the referrers of a manifest.
 import {
   listReferrerRows,
-  listRepositoryPage,
-  listTagPage,
   type ManifestRow,
   repositoryExists,
+  repositoryPageQuery,
+  tagPageQuery,
 } from '../control-plane/queries.js';
 import { DomainError } from '../errors.js';
 import { readAnnotations } from '../oci/manifest.js';
@@ -33,7 +33,7 @@ export async function listTags(ctx: RegistryContext, repository: string, page: P
   if (page.last !== undefined && !isValidTag(page.last)) {
     throw new DomainError('tag-invalid', '`last` must be a tag', { last: page.last.slice(0, 200) });
   }
-  return paginate(page, (limit) => listTagPage(ctx.db, repository, page.last, limit));
+  return paginate(page, (limit) => tagPageQuery(ctx.db, repository, page.last, limit));
 }
 
 export async function listRepositories(ctx: RegistryContext, page: PageQuery): Promise<Page> {
@@ -42,14 +42,17 @@ export async function listRepositories(ctx: RegistryContext, page: PageQuery): P
       last: page.last.slice(0, 200),
     });
   }
-  return paginate(page, (limit) => listRepositoryPage(ctx.db, page.last, limit));
+  return paginate(page, (limit) => repositoryPageQuery(ctx.db, page.last, limit));
 }
 
-async function paginate(page: PageQuery, query: (limit: number) => Promise<string[]>): Promise<Page> {
+async function paginate(
+  page: PageQuery,
+  query: (limit: number) => PromiseLike<{ item: string }[]>,
+): Promise<Page> {
   if (page.n === 0) return { items: [] };
   const n = Math.min(page.n ?? MAX_PAGE, MAX_PAGE);
   const rows = await query(n + 1);
-  const items = rows.slice(0, n);
+  const items = rows.slice(0, n).map((row) => row.item);
   return rows.length > n ? { items, next: items[items.length - 1] } : { items };
 }
 

@@ -1,6 +1,6 @@
-// Builds dist/ once: the crash tests run the real CLI as a child process.
+// Builds dist/ once (when a source changed): the crash and CLI tests run the real CLI as a child process.
 import { execFileSync } from 'node:child_process';
 
 export default function setup(): void {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/build-if-stale.mjs'], { stdio: 'inherit' });
 }

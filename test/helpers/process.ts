@@ -54,3 +54,37 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
       }),
   };
 }
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** The command had not finished when the guard timer ran out, and was killed. */
+  hung: boolean;
+}
+
+/**
+ * Runs `node dist/cli.js <args>` to completion. A command still running after `guardMs` is killed
+ * and reported as hung (a generous bound that catches hangs; speed is measured elsewhere).
+ */
+export function runCli(args: string[], env: Record<string, string>, guardMs = 30_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['dist/cli.js', ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, guardMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, hung });
+    });
+  });
+}

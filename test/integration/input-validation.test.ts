@@ -1,0 +1,191 @@
+// Hostile and odd input gets a spec error, never a 500 or a dropped connection: NUL characters in
+// paths and parameters, `..` segments, CONNECT, deeply nested manifests, and manifests whose values
+// a database column cannot hold (which are stored byte-exact when those values stay in the bytes).
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { events } from '../../src/control-plane/schema.js';
+import { digestOf, pushBlob, pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+
+let r: TestRegistry;
+beforeAll(async () => {
+  r = await startTestRegistry();
+});
+afterAll(async () => {
+  await r?.close();
+});
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+async function ociError(res: Response): Promise<string> {
+  expect(res.headers.get('content-type')).toBe('application/json');
+  return ((await res.json()) as { errors: { code: string }[] }).errors[0]!.code;
+}
+
+/** Sends raw bytes and returns everything the server answers before it closes the connection. */
+function raw(request: string): Promise<string> {
+  const url = new URL(r.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => socket.end(request));
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (d) => (answer += d));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+describe('NUL characters', () => {
+  it('in list parameters, upload ids, mount sources and filters are spec errors', async () => {
+    await pushImage(r, 'nul/repo', 'v1', []);
+    const cases: [string, string, number, string | undefined][] = [
+      ['GET', '/v2/_catalog?last=%00', 400, 'NAME_INVALID'],
+      ['GET', '/v2/nul/repo/tags/list?last=%00', 400, 'TAG_INVALID'],
+      ['GET', '/v2/nul/repo/tags/list?n=%00', 400, 'PAGINATION_NUMBER_INVALID'],
+      ['GET', `/v2/nul/repo/referrers/${digestOf(Buffer.from('x'))}?artifactType=%00`, 200, undefined],
+      ['GET', '/v2/nul/repo/blobs/uploads/%00', 404, 'BLOB_UPLOAD_UNKNOWN'],
+      ['PATCH', '/v2/nul/repo/blobs/uploads/%00', 404, 'BLOB_UPLOAD_UNKNOWN'],
+      [
+        'PUT',
+        `/v2/nul/repo/blobs/uploads/%00?digest=${digestOf(Buffer.from(''))}`,
+        404,
+        'BLOB_UPLOAD_UNKNOWN',
+      ],
+      ['DELETE', '/v2/nul/repo/blobs/uploads/%00', 404, 'BLOB_UPLOAD_UNKNOWN'],
+      ['POST', `/v2/nul/repo/blobs/uploads/?mount=${digestOf(Buffer.from('x'))}&from=%00`, 202, undefined],
+      ['GET', '/v2/nul%00/repo/tags/list', 400, 'NAME_INVALID'],
+      ['GET', '/v2/nul/repo/manifests/v%001', 404, 'MANIFEST_UNKNOWN'],
+      ['GET', '/v2/nul/repo/blobs/sha256:%00', 400, 'DIGEST_INVALID'],
+    ];
+    for (const [method, path, status, code] of cases) {
+      const res = await r.fetch(path, { method });
+      expect(res.status, `${method} ${path}`).toBe(status);
+      if (code) expect(await ociError(res), `${method} ${path}`).toBe(code);
+      else await res.arrayBuffer();
+    }
+  });
+});
+
+describe('manifests with values a column cannot hold', () => {
+  it('stores and serves byte-exact a manifest whose annotations hold NUL and a lone surrogate', async () => {
+    const config = await pushBlob(r, 'odd/a', Buffer.from('{}'));
+    const text = `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"${config}","size":2},"layers":[],"annotations":{"nul":"a\\u0000b","surrogate":"\\ud800","k\\u0000":"v"}}`;
+    const bytes = Buffer.from(text);
+    const put = await r.fetch('/v2/odd/a/manifests/v1', {
+      method: 'PUT',
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: bytes,
+    });
+    expect(put.status).toBe(201);
+    const get = await r.fetch('/v2/odd/a/manifests/v1');
+    expect(Buffer.from(await get.arrayBuffer()).equals(bytes)).toBe(true);
+    // As a referrer too: its annotations come back from the bytes, escaped as JSON.
+    const subject = await pushImage(r, 'odd/a', 'subject', []);
+    const referrer = Buffer.from(
+      text.replace(
+        '"layers":[]',
+        `"layers":[],"subject":{"mediaType":"${OCI_MANIFEST}","digest":"${subject.digest}","size":${subject.bytes.length}}`,
+      ),
+    );
+    expect(
+      (
+        await r.fetch(`/v2/odd/a/manifests/${digestOf(referrer)}`, {
+          method: 'PUT',
+          headers: { 'Content-Type': OCI_MANIFEST },
+          body: referrer,
+        })
+      ).status,
+    ).toBe(201);
+    const list = (await (await r.fetch(`/v2/odd/a/referrers/${subject.digest}`)).json()) as {
+      manifests: { annotations: Record<string, string> }[];
+    };
+    expect(list.manifests[0]!.annotations).toEqual({ nul: 'a\u0000b', surrogate: '\ud800', 'k\u0000': 'v' });
+  });
+
+  it('refuses, naming the field, an artifactType or config media type with NUL or a lone surrogate', async () => {
+    const config = await pushBlob(r, 'odd/b', Buffer.from('{}'));
+    const manifest = (configType: string, artifactType?: string) =>
+      `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}",${artifactType ? `"artifactType":"${artifactType}",` : ''}"config":{"mediaType":"${configType}","digest":"${config}","size":2},"layers":[]}`;
+    for (const [body, field] of [
+      [manifest('application/vnd.oci.empty.v1+json', 'x/\\u0000'), 'artifactType'],
+      [manifest('application/vnd.oci.empty.v1+json', 'x/\\ud800'), 'artifactType'],
+      [manifest('a/\\u0000b'), 'config.mediaType'],
+    ] as const) {
+      const res = await r.fetch('/v2/odd/b/manifests/v1', {
+        method: 'PUT',
+        headers: { 'Content-Type': OCI_MANIFEST },
+        body,
+      });
+      expect(res.status).toBe(400);
+      const error = ((await res.json()) as { errors: { code: string; message: string }[] }).errors[0]!;
+      expect(error.code).toBe('MANIFEST_INVALID');
+      expect(error.message).toContain(field);
+    }
+  });
+
+  it('keeps manifest bytes once: the event log does not copy the annotations', async () => {
+    const config = await pushBlob(r, 'odd/c', Buffer.from('{}'));
+    const big = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: config, size: 2 },
+        layers: [],
+        annotations: { big: 'x'.repeat(3 * 1024 * 1024) },
+      }),
+    );
+    const put = await r.fetch('/v2/odd/c/manifests/big', {
+      method: 'PUT',
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: big,
+    });
+    expect(put.status).toBe(201);
+    const [stored] = await r.ctx.db.select().from(events).where(eq(events.type, 'manifest.stored'));
+    const largest = await r.ctx.db.select({ payload: events.payload }).from(events);
+    expect(stored).toBeDefined();
+    expect(Math.max(...largest.map((e) => JSON.stringify(e.payload).length))).toBeLessThan(2000);
+  });
+
+  it('refuses a manifest nested deeper than the limit with MANIFEST_INVALID', async () => {
+    const deep = `{"schemaVersion":2,"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const res = await r.fetch('/v2/odd/d/manifests/v1', {
+      method: 'PUT',
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: deep,
+    });
+    expect(res.status).toBe(400);
+    expect(await ociError(res)).toBe('MANIFEST_INVALID');
+  });
+});
+
+describe('paths and methods', () => {
+  it('refuses `..` and `.` segments with NAME_INVALID and acts on no repository', async () => {
+    const base = await pushImage(r, 'dots/base', 'v1', [randomBytes(10)]);
+    for (const path of [
+      '/v2/dots/x/../base/manifests/v1',
+      '/v2/dots/x/%2e%2e/base/manifests/v1',
+      '/v2/dots/./base/manifests/v1',
+    ]) {
+      for (const method of ['GET', 'DELETE']) {
+        const res = await raw(`${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        expect(res, `${method} ${path}`).toMatch(/^HTTP\/1\.1 400 /);
+        expect(res).toContain('NAME_INVALID');
+      }
+    }
+    const still = await r.fetch('/v2/dots/base/manifests/v1');
+    expect(still.headers.get('docker-content-digest')).toBe(base.digest);
+  });
+
+  it('answers CONNECT with 405 and an OCI error instead of closing the connection', async () => {
+    const res = await raw('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n');
+    expect(res).toMatch(/^HTTP\/1\.1 405 /);
+    expect(res).toContain('"code":"UNSUPPORTED"');
+    expect((await r.fetch('/v2/')).status).toBe(200);
+  });
+
+  it('answers a malformed request line with 400 and an OCI error', async () => {
+    const res = await raw('GET /v2/ HTTP/1.1\r\nBad Header\r\n\r\n');
+    expect(res).toMatch(/^HTTP\/1\.1 400 /);
+    expect(res).toContain('"errors"');
+  });
+});
