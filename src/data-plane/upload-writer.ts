@@ -305,11 +305,12 @@ export class UploadWriter {
   }
 
   private async publishLocked(id: string, digests: BlobDigests): Promise<void> {
-    // The spool may hold bytes past the offset (a crashed append): cut them, and sync.
-    const trim = await this.driver.writer(spool(id), digests.size);
-    trim.stream.end();
-    await new Promise<void>((resolve, reject) => trim.stream.once('finish', resolve).once('error', reject));
-    await trim.commit();
+    // The spool may hold bytes past the offset (an append cut short by a crash): cut them, and sync.
+    if ((await this.driver.stat(spool(id)))?.size !== digests.size) {
+      const trim = await this.driver.writer(spool(id), digests.size);
+      trim.stream.end();
+      await trim.commit();
+    }
     // The session is closed to appends from here: its bytes leave the spool.
     await this.driver.delete(offsetRecord(id));
     await this.content.publish(spool(id), digests);
