@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-client end-to-end suite: builds the registry, starts one fresh server on a free port in
 # 5100-5199 with a throw-away DATA_DIR, and drives it with oras, crane, cosign (v2 and v3), skopeo and
-# regctl (test/clients/scenarios/*.sh). Prints PASS/FAIL per scenario and "N passed, M failed".
+# regctl (test/clients/scenarios/*.sh; 09-readme.sh runs the client examples in README.md as written).
+# Prints PASS/FAIL per scenario and "N passed, M failed".
 #
 #   bash test/clients/run.sh            # every scenario
 #   bash test/clients/run.sh cosign     # only scenarios whose file name contains "cosign"
