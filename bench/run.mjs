@@ -30,7 +30,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -351,7 +351,7 @@ async function startTarget(kind, settings, workDir) {
     if (kind === 'ours') {
       command = process.execPath;
       args = [...settings.oursNodeArgs, settings.oursCli, 'serve'];
-      // Embedded PGlite in the temp dir, whatever the caller's environment says.
+      // The embedded database in the temp dir, whatever the caller's environment says.
       env = { ...envWithout(/^(DATABASE_URL|MAX_MANIFEST_BYTES)$/), HOST: '127.0.0.1', PORT: String(port) };
       env.DATA_DIR = dataDir;
     } else {
@@ -1000,6 +1000,7 @@ async function main() {
   );
   const machine = machineInfo(settings);
   workDir = await mkdtemp(join(settings.tmpBase, 'artifact-store-bench-'));
+  await chmod(workDir, 0o755); // the embedded PostgreSQL may run as another user (when we are root)
   log(`temp dir ${workDir}`);
   const size = settings.blobMiB * MiB;
   log(`writing two ${settings.blobMiB} MiB pseudo-random blobs`);

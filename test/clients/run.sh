@@ -33,6 +33,8 @@ done
 npx tsc -p tsconfig.build.json
 
 WORK=$(mktemp -d /tmp/artifact-store-clients.XXXXXX)
+# The embedded PostgreSQL runs as an unprivileged user when we are root: it must be able to enter.
+chmod 755 "$WORK"
 SERVER_PID=
 cleanup() {
   if [ -n "$SERVER_PID" ]; then
