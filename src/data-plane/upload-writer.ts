@@ -41,8 +41,8 @@ export interface CancelHooks extends SessionHooks {
 
 export interface SpooledSession {
   id: string;
-  /** Last write to the session (its last append, or its creation). */
-  modifiedAt: Date;
+  /** Last write to the session (its last append, or its creation); undefined while it has no file yet. */
+  modifiedAt: Date | undefined;
 }
 
 export interface UploadWriterOptions {
@@ -86,7 +86,7 @@ export class UploadWriter {
   /** Opens a new, empty session and returns its id. */
   async create(): Promise<string> {
     const id = randomUUID();
-    await this.driver.putContent(offsetRecord(id), Buffer.from('0\n'));
+    await this.locked(id, undefined, () => this.driver.putContent(offsetRecord(id), Buffer.from('0\n')));
     return id;
   }
 
@@ -198,11 +198,11 @@ export class UploadWriter {
     }
   }
 
-  /** The time of the session's last write (epoch when nothing of it is left). */
-  async lastWrite(id: string): Promise<Date> {
+  /** The time of the session's last write; undefined when none of its files exists. */
+  async lastWrite(id: string): Promise<Date | undefined> {
     const [data, record] = [await this.driver.stat(spool(id)), await this.driver.stat(offsetRecord(id))];
     const times = [data?.modifiedAt, record?.modifiedAt].filter((t): t is Date => t !== undefined);
-    return new Date(Math.max(0, ...times.map((t) => t.getTime())));
+    return times.length === 0 ? undefined : new Date(Math.max(...times.map((t) => t.getTime())));
   }
 
   /** Forgets running hashes not used for `idleMs`; those sessions are re-hashed at completion. */

@@ -31,10 +31,12 @@ export async function sweepUploads(
     spooled.add(id);
     const session = sessions.get(id);
     if (!session) {
-      const stale = options.startup || now - modifiedAt.getTime() > ORPHAN_GRACE_MS;
+      // Without a file yet, a spool may be one being created this instant: only start-up removes it.
+      const stale =
+        options.startup || (modifiedAt !== undefined && now - modifiedAt.getTime() > ORPHAN_GRACE_MS);
       if (stale && (await ctx.uploads.remove(id, async () => !(await isOpen(ctx, id)))))
         result.orphansRemoved++;
-    } else if (now - modifiedAt.getTime() > ctx.limits.uploadExpiryMs) {
+    } else if (now - (modifiedAt?.getTime() ?? 0) > ctx.limits.uploadExpiryMs) {
       if (await expire(ctx, id, session.repository)) result.expired++;
     }
   }
@@ -51,7 +53,8 @@ async function expire(ctx: RegistryContext, id: string, repository: string): Pro
   try {
     await ctx.uploads.cancel(id, {
       check: async () => {
-        idleSince = await ctx.uploads.lastWrite(id);
+        // A session whose files are gone has been idle since whenever they went: it expires.
+        idleSince = (await ctx.uploads.lastWrite(id)) ?? new Date(0);
         if (Date.now() - idleSince.getTime() <= ctx.limits.uploadExpiryMs) throw new NotIdle();
       },
       commit: () => endSession(ctx, repository, id, 'upload.expired', idleSince),

@@ -11,51 +11,55 @@ import { events, uploads } from '../../src/control-plane/schema.js';
 import { digestOf, pushBlob, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let r: TestRegistry;
+/** A second server with a short expiry, so its sweeper (every 250 ms) ends idle sessions within a test. */
+let expiring: TestRegistry;
 beforeAll(async () => {
-  // A short expiry, so the sweeper (every 250 ms) ends idle sessions within the test.
-  r = await startTestRegistry({ UPLOAD_EXPIRY: '2s' });
+  [r, expiring] = await Promise.all([startTestRegistry(), startTestRegistry({ UPLOAD_EXPIRY: '2s' })]);
 });
 afterAll(async () => {
   await r?.close();
+  await expiring?.close();
 });
 
-async function start(repo: string): Promise<string> {
-  const res = await r.fetch(`/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+async function start(repo: string, on = r): Promise<string> {
+  const res = await on.fetch(`/v2/${repo}/blobs/uploads/`, { method: 'POST' });
   expect(res.status).toBe(202);
   return res.headers.get('location')!;
 }
 
-async function filesUnder(dir: string): Promise<string[]> {
-  return (await readdir(join(r.dataDir, dir), { recursive: true }).catch(() => [])) as string[];
+async function filesUnder(dir: string, on = r): Promise<string[]> {
+  return (await readdir(join(on.dataDir, dir), { recursive: true }).catch(() => [])) as string[];
 }
 
 describe('abandoned uploads', () => {
   it('an idle session expires: its spool and row go, and the log says upload.expired', async () => {
-    const location = await start('life/a');
+    const location = await start('life/a', expiring);
     const id = location.split('/').pop()!;
-    await r.fetch(location, { method: 'PATCH', body: randomBytes(1000) });
+    await expiring.fetch(location, { method: 'PATCH', body: randomBytes(1000) });
     let status = 204;
     for (let i = 0; i < 100 && status === 204; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      status = (await r.fetch(location)).status;
+      status = (await expiring.fetch(location)).status;
     }
     expect(status).toBe(404);
-    expect(await filesUnder(`uploads/${id}`)).toEqual([]);
-    expect(await r.ctx.db.select().from(uploads).where(eq(uploads.id, id))).toEqual([]);
-    const expired = await r.ctx.db.select().from(events).where(eq(events.type, 'upload.expired'));
+    expect(await filesUnder(`uploads/${id}`, expiring)).toEqual([]);
+    expect(await expiring.ctx.db.select().from(uploads).where(eq(uploads.id, id))).toEqual([]);
+    const expired = await expiring.ctx.db.select().from(events).where(eq(events.type, 'upload.expired'));
     expect(expired.map((e) => (e.payload as { id: string }).id)).toContain(id);
   });
 
   it('a session in use does not expire', async () => {
-    const location = await start('life/b');
+    const location = await start('life/b', expiring);
     const chunk = Buffer.from('keep going');
     for (let i = 0; i < 12; i++) {
       await new Promise((resolve) => setTimeout(resolve, 250));
-      const res = await r.fetch(location, { method: 'PATCH', body: chunk });
+      const res = await expiring.fetch(location, { method: 'PATCH', body: chunk });
       expect(res.status).toBe(202);
     }
     const whole = Buffer.concat(Array(12).fill(chunk));
-    expect((await r.fetch(`${location}?digest=${digestOf(whole)}`, { method: 'PUT' })).status).toBe(201);
+    expect((await expiring.fetch(`${location}?digest=${digestOf(whole)}`, { method: 'PUT' })).status).toBe(
+      201,
+    );
   });
 
   it('an interrupted monolithic POST ?digest= leaves no session and no spool', async () => {
