@@ -1,13 +1,25 @@
 // The embedded default database: a real PostgreSQL server started from DATA_DIR/pg, listening only on a
 // Unix socket in a directory only its user can enter, with fsync on (ADR-0004). It is created with
 // initdb on first use (into a temporary directory renamed into place, so a crash never leaves half a
-// cluster), and supervised: if this process dies, even by SIGKILL, a tiny watchdog asks the server
-// for a fast shutdown; a server orphaned anyway is stopped at the next start.
+// cluster), and supervised: if this process dies, even by SIGKILL, the server is asked for a fast
+// shutdown (Linux: the kernel's parent-death signal via setpriv; elsewhere a tiny watchdog), and a
+// server orphaned anyway is stopped at the next start.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import {
+  chown,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   findPostgresBinaries,
   type PostgresBinaries,
@@ -26,20 +38,28 @@ export interface EmbeddedPostgres {
 export class EmbeddedPostgresError extends Error {}
 
 const PORT = 5432;
-/** Small and local: ~30 connections, a 16 MB buffer pool (the OS caches the files too), durable commits. */
-const SETTINGS = {
+/**
+ * Small, local and durable (measured: 5 processes, about 15 MB PSS idle): 20 connections (the pool
+ * is 10), a 16 MB buffer pool (the OS caches the files too), synchronous I/O instead of I/O workers, no
+ * logical replication workers, and a crash restart that syncs the data directory with one syncfs
+ * (0.16 s instead of 1.9 s) on Linux.
+ */
+const SETTINGS: Record<string, string> = {
   listen_addresses: '',
   port: String(PORT),
   unix_socket_permissions: '0700',
-  max_connections: '30',
+  max_connections: '20',
   shared_buffers: '16MB',
   huge_pages: 'off',
+  io_method: 'sync',
+  max_logical_replication_workers: '0',
   fsync: 'on',
   synchronous_commit: 'on',
   full_page_writes: 'on',
   log_min_messages: 'warning',
   log_checkpoints: 'off',
   logging_collector: 'off',
+  ...(process.platform === 'linux' ? { recovery_init_sync_method: 'syncfs' } : {}),
 };
 /** Server log lines worth passing on (routine LOG lines are not). */
 const NOTEWORTHY = /\b(WARNING|ERROR|FATAL|PANIC):/;
@@ -50,8 +70,8 @@ export async function startEmbeddedPostgres(
   dir: string,
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<EmbeddedPostgres> {
-  const binaries = await findPostgresBinaries();
-  const runAs = postgresUser();
+  const binaries = await findPostgresBinaries(join(dirname(dir), `${basename(dir)}-lib`));
+  const runAs = postgresUser(log);
   if (runAs) await requireReachable(dirname(dir), runAs);
   if (!existsSync(join(dir, 'PG_VERSION'))) await initCluster(dir, binaries, runAs);
   await stopOrphan(dir);
@@ -63,7 +83,15 @@ export async function startEmbeddedPostgres(
     socketDir,
     ...Object.entries(SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
   ];
-  const server = spawn(binaries.postgres, args, {
+  const setpriv =
+    process.platform === 'linux'
+      ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p))
+      : undefined;
+  // With setpriv, the kernel sends postgres SIGINT (fast shutdown) when this process dies.
+  const [command, commandArgs] = setpriv
+    ? [setpriv, ['--pdeathsig', 'INT', '--', binaries.postgres, ...args]]
+    : [binaries.postgres, args];
+  const server = spawn(command, commandArgs, {
     env: { ...process.env, ...binaries.env, LC_MESSAGES: 'C', LC_ALL: 'C' },
     stdio: ['ignore', 'ignore', 'pipe'],
     ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
@@ -76,9 +104,10 @@ export async function startEmbeddedPostgres(
   const exited = new Promise<string>((resolve) =>
     server.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)),
   );
-  const watchdog = startWatchdog(server);
+  const watchdog = setpriv ? undefined : startWatchdog(server, runAs);
+  exited.then(() => watchdog?.kill());
   try {
-    await waitUntilReady(dir, exited, () => stderr);
+    await waitUntilReady(dir, server.pid, exited, () => stderr);
   } catch (error) {
     watchdog?.kill();
     server.kill('SIGQUIT');
@@ -111,9 +140,20 @@ async function initCluster(dir: string, binaries: PostgresBinaries, runAs: RunAs
   await rm(temp, { recursive: true, force: true });
   await mkdir(temp, { recursive: true, mode: 0o700 });
   if (runAs) await chown(temp, runAs.uid, runAs.gid);
-  const args = ['-D', temp, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-instructions'];
+  const args = [
+    '-D',
+    temp,
+    '-U',
+    'postgres',
+    '--auth-local=trust',
+    '--auth-host=reject',
+    '-E',
+    'UTF8',
+    '--locale=C',
+  ];
+  args.push('--no-instructions', ...(process.platform === 'linux' ? ['--sync-method=syncfs'] : []));
   const child = spawn(binaries.initdb, args, {
-    env: { ...process.env, ...binaries.env, LC_MESSAGES: 'C', LC_ALL: 'C' },
+    env: { ...process.env, ...binaries.env, LC_MESSAGES: 'C', LC_ALL: 'C', TZ: 'UTC' },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
@@ -129,6 +169,16 @@ async function initCluster(dir: string, binaries: PostgresBinaries, runAs: RunAs
   }
   await rm(dir, { recursive: true, force: true });
   await rename(temp, dir);
+  await syncDir(dirname(dir));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A server left running by a process that died (we hold DATA_DIR's lock, so it is nobody's now). */
@@ -152,9 +202,12 @@ async function stopOrphan(dir: string): Promise<void> {
   }
 }
 
-/** Whether `pid` is a postgres server on `dir` (its command line names the directory). */
+/** Whether `pid` is a postgres server on `dir` (its working directory is the data directory). */
 async function isPostgresOf(pid: number, dir: string): Promise<boolean> {
   if (!isAlive(pid)) return false;
+  try {
+    return (await readlink(`/proc/${pid}/cwd`)) === (await realpath(dir));
+  } catch {}
   try {
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
     return cmdline.some((arg) => arg.endsWith('postgres')) && cmdline.includes(dir);
@@ -169,8 +222,16 @@ async function isPostgresOf(pid: number, dir: string): Promise<boolean> {
   }
 }
 
-/** PostgreSQL writes "ready" into postmaster.pid's status line once it accepts connections. */
-async function waitUntilReady(dir: string, exited: Promise<string>, stderr: () => string): Promise<void> {
+/**
+ * PostgreSQL writes "ready" into postmaster.pid's status line once it accepts connections; the file
+ * must be the one of the server just started (a killed server leaves one that says "ready" too).
+ */
+async function waitUntilReady(
+  dir: string,
+  pid: number | undefined,
+  exited: Promise<string>,
+  stderr: () => string,
+): Promise<void> {
   let gone: string | undefined;
   exited.then((why) => (gone = why));
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -178,8 +239,8 @@ async function waitUntilReady(dir: string, exited: Promise<string>, stderr: () =
     if (gone !== undefined) {
       throw new EmbeddedPostgresError(`PostgreSQL stopped while starting (${gone}): ${lastLines(stderr())}`);
     }
-    const status = (await readFile(join(dir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[7];
-    if (status?.trim() === 'ready') return;
+    const lines = (await readFile(join(dir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+    if (lines[0] === String(pid) && lines[7]?.trim() === 'ready') return;
     await sleep(20);
   }
   throw new EmbeddedPostgresError(
@@ -187,16 +248,17 @@ async function waitUntilReady(dir: string, exited: Promise<string>, stderr: () =
   );
 }
 
-/** Asks the server to shut down when this process is gone: its stdin pipe closes when we die. */
-function startWatchdog(server: ChildProcess): ChildProcess | undefined {
+/**
+ * Where there is no setpriv: asks the server to shut down when this process is gone (its stdin pipe
+ * closes when we die). It runs as the server's user, so a reused pid could only be one of that user's.
+ */
+function startWatchdog(server: ChildProcess, runAs: RunAs | undefined): ChildProcess | undefined {
   if (process.platform === 'win32' || server.pid === undefined) return undefined;
-  const watchdog = spawn(
-    '/bin/sh',
-    ['-c', 'cat >/dev/null; kill -INT "$1" 2>/dev/null', 'watchdog', String(server.pid)],
-    {
-      stdio: ['pipe', 'ignore', 'ignore'],
-    },
-  );
+  const script = 'cat >/dev/null; kill -INT "$1" 2>/dev/null';
+  const watchdog = spawn('/bin/sh', ['-c', script, 'watchdog', String(server.pid)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+  });
   watchdog.on('error', () => {});
   watchdog.unref();
   (watchdog.stdin as unknown as { unref?: () => void })?.unref?.();

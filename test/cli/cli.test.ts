@@ -29,6 +29,15 @@ function listenOn(port: number, onConnection?: (socket: import('node:net').Socke
   });
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One line on stderr, no stack trace, exit code 1, and no hang. */
 function expectOneLine(result: Awaited<ReturnType<typeof runCli>>, mentions: RegExp): void {
   expect(result.hung).toBe(false);
@@ -147,9 +156,13 @@ describe('restarts', () => {
         }
       });
     });
+    const server = Number((await readFile(join(dir, 'lock'), 'utf8')).trim());
+    expect(server).not.toBe(npm.pid); // npm runs the server as its child…
     const exited = new Promise((resolve) => npm.once('exit', resolve));
-    npm.kill('SIGTERM');
+    npm.kill('SIGTERM'); // …and passes the signal on to it
     await exited;
+    for (let i = 0; i < 150 && alive(server); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(alive(server)).toBe(false);
     const again = await listenOn(port); // would fail with EADDRINUSE if the server were still running
     again.close();
     expect(existsSync(join(dir, 'pg', 'postmaster.pid'))).toBe(false);
