@@ -5,8 +5,9 @@
 //   2. a chunked blob push (PATCHes with Content-Range, then an empty PUT ?digest=),
 //   3. a blob pull (GET, hashed on the fly to verify the digest),
 //   4. manifest GET by tag under concurrent keep-alive load (req/s, p50/p99 latency),
-//   5. the server's peak RSS per phase (VmHWM, reset through /proc/<pid>/clear_refs, plus 50 ms polling),
-// plus the server's CPU time per phase (from /proc/<pid>/stat).
+//   5. the server's peak RSS and PSS per phase, summed over its process tree (our server's embedded
+//      PostgreSQL runs as child processes) and polled every 50 ms,
+// plus the server tree's CPU time per phase (from /proc/<pid>/stat of each process).
 // Prints a side-by-side table with ratios (ours / distribution) and the same figures as markdown.
 // Exits 1 when an operation failed (wrong status, digest or size); speed never fails the run.
 //
@@ -29,7 +30,7 @@
 //   BENCH_JSON=<file>        also write the raw results as JSON to <file>
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -188,35 +189,65 @@ function percentile(sorted, q) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// process accounting: RSS and CPU of the server, CPU of this client and of the whole machine
+// process accounting: memory and CPU of the server's whole process tree (our server runs its
+// database as child processes, which count), CPU of this client and of the whole machine
 
 const CLK_TCK = 100; // USER_HZ on Linux
 
-function readStatus(pid) {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { rssKiB: kb('VmRSS'), hwmKiB: kb('VmHWM') };
+/** The fields after the command name in /proc/<pid>/stat (index 0 is field 3, the state). */
+function statFields(pid, task = pid) {
+  const text = readFileSync(task === pid ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`, 'utf8');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
 }
 
-/** utime and stime (seconds) from a /proc/.../stat file: the whole process, or one thread (task). */
-function cpuTimes(path) {
-  const text = readFileSync(path, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime is field 14, stime field 15.
-  return { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK };
+/** `pid` and every live descendant of it. */
+function processTree(pid) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const parent = Number(statFields(Number(entry))[1]);
+      if (!children.has(parent)) children.set(parent, []);
+      children.get(parent).push(Number(entry));
+    } catch {}
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
+  return tree;
 }
 
-/** utime + stime of the whole process (all threads), in seconds. */
-function processCpuSeconds(pid) {
-  const t = cpuTimes(`/proc/${pid}/stat`);
-  return t.user + t.sys;
+/** RSS and PSS (KiB) summed over the tree; PSS shares shared pages fairly between processes. */
+function treeMemory(pid) {
+  let rssKiB = 0;
+  let pssKiB = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      rssKiB += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+      const rollup = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      pssKiB += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
+    } catch {}
+  }
+  return { rssKiB, pssKiB };
 }
 
-/** CPU split of the server: user, system, and its main thread (the one whose id is the pid). */
+/**
+ * CPU seconds of the tree: user and system time of every live process plus what its reaped children
+ * used (cutime/cstime), so processes that came and went are counted once; and the root's main thread.
+ */
 function serverCpu(pid) {
-  const all = cpuTimes(`/proc/${pid}/stat`);
-  const main = cpuTimes(`/proc/${pid}/task/${pid}/stat`);
-  return { user: all.user, sys: all.sys, main: main.user + main.sys };
+  let user = 0;
+  let sys = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const f = statFields(p);
+      // utime, stime, cutime, cstime are fields 14-17.
+      user += (Number(f[11]) + Number(f[13])) / CLK_TCK;
+      sys += (Number(f[12]) + Number(f[14])) / CLK_TCK;
+    } catch {}
+  }
+  const main = statFields(pid, pid);
+  return { user, sys, main: (Number(main[11]) + Number(main[12])) / CLK_TCK };
 }
 
 /** Busy and iowait seconds of the whole machine (all CPUs) from /proc/stat. */
@@ -229,23 +260,19 @@ function machineCpuSeconds() {
 class ServerMonitor {
   constructor(pid) {
     this.pid = pid;
-    this.hwmResettable = true;
   }
 
-  /** Starts a phase: resets the peak RSS, starts polling, notes the CPU counters. */
+  /** Starts a phase: starts polling the tree's memory every 50 ms, notes the CPU counters. */
   begin() {
-    try {
-      writeFileSync(`/proc/${this.pid}/clear_refs`, '5');
-    } catch {
-      this.hwmResettable = false;
-    }
-    const status = readStatus(this.pid);
-    this.rssStartKiB = status.rssKiB;
-    this.maxPolledKiB = status.rssKiB;
+    const memory = treeMemory(this.pid);
+    this.rssStartKiB = memory.rssKiB;
+    this.pssStartKiB = memory.pssKiB;
+    this.maxRssKiB = memory.rssKiB;
+    this.maxPssKiB = memory.pssKiB;
     this.timer = setInterval(() => {
-      try {
-        this.maxPolledKiB = Math.max(this.maxPolledKiB, readStatus(this.pid).rssKiB);
-      } catch {}
+      const m = treeMemory(this.pid);
+      this.maxRssKiB = Math.max(this.maxRssKiB, m.rssKiB);
+      this.maxPssKiB = Math.max(this.maxPssKiB, m.pssKiB);
     }, 50);
     this.cpu0 = serverCpu(this.pid);
     this.client0 = process.cpuUsage();
@@ -253,13 +280,11 @@ class ServerMonitor {
     this.t0 = performance.now();
   }
 
-  /** Ends the phase: peak RSS (MiB), server / client / other CPU seconds. */
+  /** Ends the phase: peak RSS and PSS of the tree (MiB), server / client / other CPU seconds. */
   end() {
     clearInterval(this.timer);
     const wall = (performance.now() - this.t0) / 1000;
-    const status = readStatus(this.pid);
-    const polled = Math.max(this.maxPolledKiB, status.rssKiB);
-    const peakKiB = this.hwmResettable ? Math.max(status.hwmKiB, polled) : polled;
+    const memory = treeMemory(this.pid);
     const cpu = serverCpu(this.pid);
     const user = cpu.user - this.cpu0.user;
     const sys = cpu.sys - this.cpu0.sys;
@@ -270,9 +295,10 @@ class ServerMonitor {
     const busy = m.busy - this.machine0.busy;
     return {
       wallS: wall,
-      peakRssMiB: peakKiB / 1024,
+      peakRssMiB: Math.max(this.maxRssKiB, memory.rssKiB) / 1024,
+      peakPssMiB: Math.max(this.maxPssKiB, memory.pssKiB) / 1024,
       rssStartMiB: this.rssStartKiB / 1024,
-      rssAtEndMiB: status.rssKiB / 1024,
+      rssAtEndMiB: memory.rssKiB / 1024,
       serverCpuS: server,
       serverUserS: user,
       serverSysS: sys,
@@ -666,7 +692,10 @@ async function benchTarget(kind, settings, workDir, blobs) {
     kind,
     pid: t.pid,
     startupS: t.startupS,
-    idleRssMiB: readStatus(t.pid).rssKiB / 1024,
+    ...(() => {
+      const idle = treeMemory(t.pid);
+      return { idleRssMiB: idle.rssKiB / 1024, idlePssMiB: idle.pssKiB / 1024 };
+    })(),
     ops: {},
     phases: {},
     failures: [],
@@ -822,6 +851,8 @@ function buildRows(results, settings) {
   add('Peak RSS, chunked push', 'MiB', 'lower', (k) => ph(k, 'pushChunked', 'peakRssMiB'));
   add('Peak RSS, pull', 'MiB', 'lower', (k) => ph(k, 'pull', 'peakRssMiB'));
   add('Peak RSS, manifest GETs', 'MiB', 'lower', (k) => ph(k, 'manifestGet', 'peakRssMiB'));
+  add('Peak PSS, monolithic push', 'MiB', 'lower', (k) => ph(k, 'pushMonolithic', 'peakPssMiB'));
+  add('Peak PSS, manifest GETs', 'MiB', 'lower', (k) => ph(k, 'manifestGet', 'peakPssMiB'));
   add('RSS growth during the pushes (peak - phase start)', 'MiB', 'lower', (k) =>
     Math.max(
       ph(k, 'pushMonolithic', 'peakRssMiB') - ph(k, 'pushMonolithic', 'rssStartMiB'),
@@ -829,6 +860,7 @@ function buildRows(results, settings) {
     ),
   );
   add('RSS idle after start-up', 'MiB', 'lower', (k) => by[k]?.idleRssMiB ?? Number.NaN);
+  add('PSS idle after start-up', 'MiB', 'lower', (k) => by[k]?.idlePssMiB ?? Number.NaN);
   add('Server CPU, monolithic push', 'CPU s', 'lower', (k) => ph(k, 'pushMonolithic', 'serverCpuS'), 2);
   add('Server CPU, chunked push', 'CPU s', 'lower', (k) => ph(k, 'pushChunked', 'serverCpuS'), 2);
   add('Server CPU, pull', 'CPU s', 'lower', (k) => ph(k, 'pull', 'serverCpuS'), 2);

@@ -125,14 +125,18 @@ export async function startServer(config: Config): Promise<RunningRegistry> {
 
 /** Binds the port, failing fast with one line when it is taken. */
 function listen(config: Config, address: string, app: Promise<Fetch>): Promise<Server> {
+  let handler: Fetch | undefined;
+  app.then((ready) => {
+    handler = ready;
+  });
+  // Once ready, requests go straight to the app (no await on the hot path).
+  const fetch = (request: Request, env: unknown) =>
+    handler ? handler(request, env) : app.then((ready) => ready(request, env));
   return new Promise<Server>((resolve, reject) => {
-    const s = serve(
-      { fetch: async (request, env) => (await app)(request, env), hostname: address, port: config.port },
-      () => {
-        hardenServer(s);
-        resolve(s);
-      },
-    ) as Server;
+    const s = serve({ fetch, hostname: address, port: config.port }, () => {
+      hardenServer(s);
+      resolve(s);
+    }) as Server;
     s.once('error', (error: NodeJS.ErrnoException) => {
       reject(
         error.code === 'EADDRINUSE'
