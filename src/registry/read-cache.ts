@@ -1,21 +1,76 @@
 // Read cache for manifest pulls. Manifest bytes are content-addressed and never change, so they are
-// cached for good (within a byte budget). Tag → digest and manifest rows change with mutations, so
-// they are cached only while this process is the only writer (the embedded database, which is
-// locked to one process) and dropped around every mutation. A generation counter keeps a read that
-// raced a mutation from caching what it saw before the commit.
+// cached for good. Tag → digest and manifest rows change with mutations, so they are cached only while
+// this process is the only writer (the embedded database belongs to one process) and dropped around
+// every mutation; a generation counter keeps a read that raced a mutation from caching what it saw
+// before the commit. Every part is bounded by bytes (least recently used out first), since a client
+// chooses the sizes of what is cached (a tag's name, an artifactType, a manifest).
 import type { ManifestRow } from '../control-plane/queries.js';
 
-const BYTES_BUDGET = 32 * 1024 * 1024;
+/** Budgets in bytes (strings counted at two bytes a character). */
+const BUDGET = { tags: 4 * 1024 * 1024, manifests: 8 * 1024 * 1024, bytes: 32 * 1024 * 1024 };
+/** Larger manifests are not cached: one would push out hundreds of ordinary ones. */
 const LARGEST_CACHED = 1024 * 1024;
-/** Tag and manifest rows are small (a few hundred bytes each): bounded by count. */
-const MAX_ROWS = 20_000;
+
+/** A map that keeps its entries' total size within a budget, dropping the least recently used. */
+export class BoundedLru<V> {
+  private readonly entries = new Map<string, { value: V; size: number }>();
+  private total = 0;
+
+  constructor(
+    private readonly budget: number,
+    private readonly sizeOf: (key: string, value: V) => number,
+  ) {}
+
+  get(key: string): V | undefined {
+    const hit = this.entries.get(key);
+    if (!hit) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, hit);
+    return hit.value;
+  }
+
+  set(key: string, value: V): void {
+    const size = this.sizeOf(key, value);
+    if (size > this.budget) return;
+    this.delete(key);
+    this.entries.set(key, { value, size });
+    this.total += size;
+    for (const [oldest, entry] of this.entries) {
+      if (this.total <= this.budget) break;
+      this.entries.delete(oldest);
+      this.total -= entry.size;
+    }
+  }
+
+  delete(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.total -= entry.size;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.total = 0;
+  }
+
+  /** Bytes held (by the budget's measure). */
+  get size(): number {
+    return this.total;
+  }
+}
+
+const text = (...parts: (string | null)[]) => parts.reduce((n, p) => n + 2 * (p?.length ?? 0), 64);
 
 export class ReadCache {
   private generation = 0;
-  private readonly tags = new Map<string, string>();
-  private readonly manifests = new Map<string, ManifestRow>();
-  private readonly bytes = new Map<string, Buffer>();
-  private bytesSize = 0;
+  private readonly tags = new BoundedLru<string>(BUDGET.tags, (key, digest) => text(key, digest));
+  private readonly manifests = new BoundedLru<ManifestRow>(BUDGET.manifests, (key, row) =>
+    text(key, row.repository, row.digest, row.mediaType, row.sha256, row.subject, row.artifactType),
+  );
+  private readonly bytes = new BoundedLru<Buffer>(BUDGET.bytes, (_, bytes) =>
+    bytes.byteLength > LARGEST_CACHED ? Number.POSITIVE_INFINITY : bytes.byteLength,
+  );
 
   /** @param metadata cache tags and manifest rows too (only safe with a single writer) */
   constructor(private readonly metadata: boolean) {}
@@ -37,7 +92,7 @@ export class ReadCache {
   }
 
   setTag(token: number, repository: string, tag: string, digest: string): void {
-    if (this.metadata && token === this.generation) bounded(this.tags, `${repository}\n${tag}`, digest);
+    if (this.metadata && token === this.generation) this.tags.set(`${repository}\n${tag}`, digest);
   }
 
   getManifest(repository: string, digest: string): ManifestRow | undefined {
@@ -46,36 +101,19 @@ export class ReadCache {
 
   setManifest(token: number, row: ManifestRow): void {
     if (this.metadata && token === this.generation)
-      bounded(this.manifests, `${row.repository}\n${row.digest}`, row);
+      this.manifests.set(`${row.repository}\n${row.digest}`, row);
   }
 
   getBytes(sha256: string): Buffer | undefined {
-    const hit = this.bytes.get(sha256);
-    if (hit) {
-      // Most recently used last, so eviction takes the oldest.
-      this.bytes.delete(sha256);
-      this.bytes.set(sha256, hit);
-    }
-    return hit;
+    return this.bytes.get(sha256);
   }
 
   setBytes(sha256: string, bytes: Buffer): void {
-    if (bytes.byteLength > LARGEST_CACHED || this.bytes.has(sha256)) return;
     this.bytes.set(sha256, bytes);
-    this.bytesSize += bytes.byteLength;
-    for (const [key, value] of this.bytes) {
-      if (this.bytesSize <= BYTES_BUDGET) break;
-      this.bytes.delete(key);
-      this.bytesSize -= value.byteLength;
-    }
   }
-}
 
-/** Sets a key, dropping the oldest entries beyond MAX_ROWS. */
-function bounded<V>(map: Map<string, V>, key: string, value: V): void {
-  map.set(key, value);
-  for (const oldest of map.keys()) {
-    if (map.size <= MAX_ROWS) break;
-    map.delete(oldest);
+  /** Bytes held by each part (by the budgets' measure). */
+  sizes(): { tags: number; manifests: number; bytes: number } {
+    return { tags: this.tags.size, manifests: this.manifests.size, bytes: this.bytes.size };
   }
 }

@@ -44,3 +44,33 @@ describe('ReadCache', () => {
     expect(cache.getBytes('k39')).toBeDefined();
   });
 });
+
+describe('ReadCache bounds', () => {
+  it('bounds manifest rows by bytes, whatever a client puts in their strings', () => {
+    const cache = new ReadCache(true);
+    const huge = 'x'.repeat(1024 * 1024); // a 1 MiB artifactType, 2 MiB in memory
+    for (let i = 0; i < 100; i++) {
+      cache.setManifest(cache.token(), {
+        ...row(`sha256:${String(i).padStart(64, '0')}`),
+        artifactType: huge,
+      });
+    }
+    expect(cache.sizes().manifests).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(cache.getManifest('r', `sha256:${'99'.padStart(64, '0')}`)).toBeDefined();
+    expect(cache.getManifest('r', `sha256:${'0'.padStart(64, '0')}`)).toBeUndefined();
+  });
+
+  it('does not cache manifests over 1 MiB, and keeps recently used entries', () => {
+    const cache = new ReadCache(true);
+    cache.setBytes('big', Buffer.alloc(2 * 1024 * 1024));
+    expect(cache.getBytes('big')).toBeUndefined();
+    const mib = Buffer.alloc(1024 * 1024);
+    cache.setBytes('keep', mib);
+    for (let i = 0; i < 40; i++) {
+      cache.getBytes('keep');
+      cache.setBytes(`k${i}`, mib);
+    }
+    expect(cache.getBytes('keep')).toBeDefined();
+    expect(cache.sizes().bytes).toBeLessThanOrEqual(32 * 1024 * 1024);
+  });
+});
