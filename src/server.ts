@@ -3,9 +3,8 @@
 // setting is reported at once rather than after a database was created.
 import { lookup } from 'node:dns/promises';
 import type { Server } from 'node:http';
-import { type AddressInfo, isIP, type Socket } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
 import { type Config, ConfigError } from './config.js';
 import { openDatabase } from './control-plane/db.js';
 import { initEventLog } from './control-plane/event-log.js';
@@ -15,6 +14,7 @@ import { FsDriver } from './data-plane/drivers/fs-driver.js';
 import { InProcessLocker } from './data-plane/locker.js';
 import { UploadWriter } from './data-plane/upload-writer.js';
 import { createApp, defaultReporter } from './http/app.js';
+import { closeServer, type Fetch, listen } from './http/node-server.js';
 import type { RegistryContext } from './registry/context.js';
 import { ReadCache } from './registry/read-cache.js';
 import { startUploadSweeper, sweepUploads } from './registry/upload-expiry.js';
@@ -73,8 +73,6 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
   }
 }
 
-type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
-
 export async function startServer(config: Config): Promise<RunningRegistry> {
   const address = await resolveHost(config.host);
   const dataDir = await lockDataDir(config.dataDir);
@@ -85,7 +83,13 @@ export async function startServer(config: Config): Promise<RunningRegistry> {
   });
   let server: Server;
   try {
-    server = await listen(config, address, app);
+    server = await listen(address, config.port, app, (failure) =>
+      failure === 'in-use'
+        ? new ConfigError(`PORT ${config.port} is in use on ${address}`)
+        : failure === 'not-local'
+          ? new ConfigError(`HOST ${config.host} is not an address of this machine`)
+          : new ConfigError(`PORT ${config.port}: permission denied (ports below 1024 need privileges)`),
+    );
   } catch (error) {
     await dataDir.release();
     throw error;
@@ -123,34 +127,6 @@ export async function startServer(config: Config): Promise<RunningRegistry> {
   };
 }
 
-/** Binds the port, failing fast with one line when it is taken. */
-function listen(config: Config, address: string, app: Promise<Fetch>): Promise<Server> {
-  let handler: Fetch | undefined;
-  app.then((ready) => {
-    handler = ready;
-  });
-  // Once ready, requests go straight to the app (no await on the hot path).
-  const fetch = (request: Request, env: unknown) =>
-    handler ? handler(request, env) : app.then((ready) => ready(request, env));
-  return new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch, hostname: address, port: config.port }, () => {
-      hardenServer(s);
-      resolve(s);
-    }) as Server;
-    s.once('error', (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new ConfigError(`PORT ${config.port} is in use on ${address}`)
-          : error.code === 'EADDRNOTAVAIL'
-            ? new ConfigError(`HOST ${config.host} is not an address of this machine`)
-            : error.code === 'EACCES'
-              ? new ConfigError(`PORT ${config.port}: permission denied (ports below 1024 need privileges)`)
-              : error,
-      );
-    });
-  });
-}
-
 /** HOST as an address: a literal, or a name resolved within 1.5 s (an unresolvable one fails fast). */
 async function resolveHost(host: string): Promise<string> {
   if (isIP(host)) return host;
@@ -170,54 +146,4 @@ async function resolveHost(host: string): Promise<string> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * Answers at the socket level what never reaches the app: CONNECT (a proxy request) and requests the
- * HTTP parser rejects get an OCI error with a status line, not a silently closed connection.
- */
-function hardenServer(server: Server): void {
-  // Large layers take longer than Node's default 5-minute request timeout.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.on('connect', (_request, socket: Socket) => {
-    socket.end(rawError(405, 'Method Not Allowed', 'UNSUPPORTED', 'CONNECT is not supported'));
-  });
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    socket.end(
-      tooLarge
-        ? rawError(431, 'Request Header Fields Too Large', 'UNSUPPORTED', 'request headers are too large')
-        : timeout
-          ? rawError(408, 'Request Timeout', 'UNSUPPORTED', 'the request was not received in time')
-          : rawError(
-              400,
-              'Bad Request',
-              'UNSUPPORTED',
-              `malformed HTTP request (${error.code ?? 'parse error'})`,
-            ),
-    );
-  });
-}
-
-function rawError(status: number, reason: string, code: string, message: string): string {
-  const body = JSON.stringify({ errors: [{ code, message, detail: {} }] });
-  return (
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `Docker-Distribution-API-Version: registry/2.0\r\nConnection: close\r\n\r\n${body}`
-  );
-}
-
-async function closeServer(server: Server): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  // In-flight requests get a moment to finish; then every connection is closed.
-  const timer = setTimeout(() => server.closeAllConnections(), 5000);
-  await closed;
-  clearTimeout(timer);
 }

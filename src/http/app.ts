@@ -30,6 +30,9 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
       'Docker-Distribution-API-Version',
       API_VERSION_HEADER['Docker-Distribution-API-Version'],
     );
+    // Answered before the request body was read to its end (a refused upload or manifest): the
+    // connection cannot carry another request, so say so rather than reset it under the client.
+    if (c.env?.incoming && !c.env.incoming.complete) c.res.headers.set('Connection', 'close');
   });
 
   app.onError((error, c) => errorResponse(error, c.req.path, reporter));
