@@ -6,20 +6,10 @@
 // server orphaned anyway is stopped at the next start.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import {
-  chown,
-  mkdir,
-  mkdtemp,
-  open,
-  readFile,
-  readlink,
-  realpath,
-  rename,
-  rm,
-  stat,
-} from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { syncDir } from '../fs-sync.js';
 import {
   findPostgresBinaries,
   type PostgresBinaries,
@@ -170,15 +160,6 @@ async function initCluster(dir: string, binaries: PostgresBinaries, runAs: RunAs
   await rm(dir, { recursive: true, force: true });
   await rename(temp, dir);
   await syncDir(dirname(dir));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** A server left running by a process that died (we hold DATA_DIR's lock, so it is nobody's now). */

@@ -16,6 +16,7 @@ import {
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { syncDir, syncFile } from '../../fs-sync.js';
 import {
   type ByteRange,
   type ObjectInfo,
@@ -210,25 +211,6 @@ async function truncateFile(path: string, size: number): Promise<void> {
   } catch (error) {
     if (!(isNotFound(error) && size === 0)) throw error;
     await (await open(path, 'w')).close();
-  }
-}
-
-/** fdatasync works on the file, whichever descriptor asks. */
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
