@@ -116,25 +116,54 @@ describe('start-up errors', () => {
 });
 
 describe('restarts', () => {
-  it('starts again at once after SIGKILL, before the dead process is reaped, and after pid reuse', async () => {
+  it('starts again at once after SIGKILL, while the dead server is still an unreaped zombie', async () => {
+    const dir = await dataDir();
+    const port = await freePort();
+    // The first server's parent becomes `sleep`, which never reaps a child: once killed, the
+    // server stays a zombie (its pid still "exists"), as under a busy or careless supervisor.
+    const shell = spawn('sh', ['-c', `node dist/cli.js serve & echo $!; exec sleep 60`], {
+      env: { ...process.env, PORT: String(port), DATA_DIR: dir },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let output = '';
+    await new Promise<void>((resolve) =>
+      shell.stdout!.on('data', (d) => {
+        output += d;
+        if (output.includes('listening on')) resolve();
+      }),
+    );
+    const pid = Number(output.split('\n')[0]);
+    process.kill(pid, 'SIGKILL');
+    for (
+      let i = 0;
+      i < 50 && !(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).includes(') Z ');
+      i++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await readFile(`/proc/${pid}/stat`, 'utf8')).toContain(') Z '); // a zombie, not reaped
+    try {
+      const second = await spawnServer({ DATA_DIR: dir });
+      expect((await fetch(`${second.url}/v2/`)).status).toBe(200);
+      await second.kill('SIGTERM');
+    } finally {
+      shell.kill('SIGKILL');
+    }
+  });
+
+  it('starts when the lock file and the database pid file name live processes that are not servers', async () => {
     const dir = await dataDir();
     const first = await spawnServer({ DATA_DIR: dir });
-    first.child.kill('SIGKILL'); // not awaited: the new server starts while the old one may be a zombie
+    await first.kill('SIGTERM');
+    // As after a container restart, when the old pids now belong to other processes.
+    await writeFile(join(dir, 'lock'), `${process.pid}\n`);
+    await writeFile(
+      join(dir, 'pg', 'postmaster.pid'),
+      `${process.pid}\n${join(dir, 'pg')}\n0\n5432\n\n\n0 0\nready   \n`,
+    );
     const second = await spawnServer({ DATA_DIR: dir });
     expect((await fetch(`${second.url}/v2/`)).status).toBe(200);
-    await second.kill('SIGKILL');
-    // The lock file and PostgreSQL's pid file name live processes that are not servers of this DATA_DIR.
-    await writeFile(join(dir, 'lock'), `${process.pid}\n`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const pidFile = join(dir, 'pg', 'postmaster.pid');
-    if (existsSync(pidFile)) {
-      const lines = (await readFile(pidFile, 'utf8')).split('\n');
-      lines[0] = String(process.pid);
-      await writeFile(pidFile, lines.join('\n'));
-    }
-    const third = await spawnServer({ DATA_DIR: dir });
-    expect((await fetch(`${third.url}/v2/`)).status).toBe(200);
-    await third.kill('SIGTERM');
+    await second.kill('SIGTERM');
   });
 
   it('SIGTERM to `npm start` stops the server: the port, DATA_DIR and the database are released', async () => {
