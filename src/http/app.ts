@@ -30,9 +30,11 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
       'Docker-Distribution-API-Version',
       API_VERSION_HEADER['Docker-Distribution-API-Version'],
     );
-    // Answered before the request body was read to its end (a refused upload or manifest): the
-    // connection cannot carry another request, so say so rather than reset it under the client.
-    if (c.env?.incoming && !c.env.incoming.complete) c.res.headers.set('Connection', 'close');
+    // A request body cut off unread (one far past its limit) cannot be drained after the answer, so
+    // the connection cannot carry another request: say so rather than reset it under the client.
+    // (Bodies merely left unread are drained by the adapter, and the connection is kept.)
+    const incoming = c.env?.incoming;
+    if (incoming && !incoming.complete && incoming.destroyed) c.res.headers.set('Connection', 'close');
   });
 
   app.onError((error, c) => errorResponse(error, c.req.path, reporter));

@@ -35,6 +35,9 @@ export function contentLength(c: Context<Env>): number | undefined {
   return Number(value);
 }
 
+/** How much of a body past its limit is read and dropped, so the answer leaves the connection usable. */
+const MAX_DRAIN = 8 * 1024 * 1024;
+
 /** Reads a small body whole, refusing (413) more than `limit` bytes. */
 export async function readBounded(c: Context<Env>, limit: number): Promise<Buffer> {
   const tooLarge = () =>
@@ -45,9 +48,15 @@ export async function readBounded(c: Context<Env>, limit: number): Promise<Buffe
   const buffer = Buffer.allocUnsafe(declared ?? Math.min(limit, 64 * 1024));
   let target = buffer;
   let total = 0;
+  let excess = 0;
   for await (const chunk of bodyStream(c)) {
     const bytes = chunk as Buffer;
-    if (total + bytes.byteLength > limit) throw tooLarge();
+    if (excess > 0 || total + bytes.byteLength > limit) {
+      // Past the limit: keep reading (not keeping) up to a bound, then give up on the connection.
+      excess += bytes.byteLength;
+      if (excess > MAX_DRAIN) throw tooLarge();
+      continue;
+    }
     if (total + bytes.byteLength > target.byteLength) {
       const grown = Buffer.allocUnsafe(
         Math.min(limit, Math.max(target.byteLength * 2, total + bytes.byteLength)),
@@ -58,6 +67,7 @@ export async function readBounded(c: Context<Env>, limit: number): Promise<Buffe
     bytes.copy(target, total);
     total += bytes.byteLength;
   }
+  if (excess > 0) throw tooLarge();
   return target.subarray(0, total);
 }
 
