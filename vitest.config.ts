@@ -6,7 +6,7 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // Each integration file opens its own embedded PostgreSQL (PGlite, ~0.5 GB): two at a time fit.
+    // Each test file starts its own server and embedded PostgreSQL; the machine has two cores.
     maxWorkers: 2,
   },
 });

@@ -16,7 +16,7 @@ export interface TestRegistry extends RunningRegistry {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
-/** A fresh, empty database URL on the PostgreSQL of DATABASE_URL, or undefined for PGlite. */
+/** A fresh, empty database URL on the PostgreSQL of DATABASE_URL, or undefined for the embedded one. */
 export async function freshDatabaseUrl(): Promise<string | undefined> {
   const base = process.env.DATABASE_URL;
   if (!base) return undefined;
