@@ -33,6 +33,12 @@ export interface StorageDriver {
   /** Writes a small object whole, atomically (readers see the old or the new bytes) and durably. */
   putContent(path: string, bytes: Uint8Array): Promise<void>;
   /**
+   * Rewrites a tiny existing object (a record of a few bytes, always the same length) in place and
+   * durably: cheaper than putContent, and atomic only as far as the device writes a sector at once,
+   * so its reader must check what it reads. Creates the object (as putContent) when it is missing.
+   */
+  overwrite(path: string, bytes: Uint8Array): Promise<void>;
+  /**
    * Streams bytes [start, end] of an object, or undefined when there is none. With `expectedSize`,
    * fails before the first byte (ObjectSizeError) when the object has another size, so a damaged
    * object is never half-served. The stream never yields more than the range.

@@ -67,6 +67,8 @@ export function isUploadId(id: string): boolean {
 
 const spool = (id: string) => `uploads/${id}/data`;
 const offsetRecord = (id: string) => `uploads/${id}/offset`;
+/** The offset record: always 17 bytes (16 digits and a newline), so it is rewritten in place. */
+const offsetBytes = (offset: number) => Buffer.from(`${String(offset).padStart(16, '0')}\n`);
 
 export class UploadWriter {
   private readonly running = new Map<string, RunningHash>();
@@ -86,7 +88,7 @@ export class UploadWriter {
   /** Opens a new, empty session and returns its id. */
   async create(): Promise<string> {
     const id = randomUUID();
-    await this.locked(id, undefined, () => this.driver.putContent(offsetRecord(id), Buffer.from('0\n')));
+    await this.locked(id, undefined, () => this.driver.putContent(offsetRecord(id), offsetBytes(0)));
     return id;
   }
 
@@ -101,7 +103,7 @@ export class UploadWriter {
     return this.locked(id, body, async () => {
       await hooks.check();
       const next = await this.appendLocked(id, body, options, await this.requireOffset(id, body));
-      await this.driver.putContent(offsetRecord(id), Buffer.from(`${next}\n`));
+      await this.driver.overwrite(offsetRecord(id), offsetBytes(next));
       return next;
     });
   }
@@ -330,7 +332,7 @@ export class UploadWriter {
       `upload ${id}: offset record ${JSON.stringify(text.slice(0, 40))} is damaged; recovered offset ${size} from the spool`,
     );
     this.running.delete(id);
-    await this.driver.putContent(offsetRecord(id), Buffer.from(`${size}\n`));
+    await this.driver.putContent(offsetRecord(id), offsetBytes(size));
     return size;
   }
 

