@@ -5,6 +5,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type RunningRegistry, startServer } from '../../src/server.js';
 
@@ -98,4 +99,10 @@ export async function pushImage(
   });
   if (response.status !== 201) throw new Error(`push manifest: ${response.status} ${await response.text()}`);
   return { digest: digestOf(bytes), bytes, response };
+}
+
+/** The OCI error code of an error answer (which must be JSON). */
+export async function errorCode(res: Response): Promise<string> {
+  expect(res.headers.get('content-type')).toBe('application/json');
+  return ((await res.json()) as { errors: { code: string }[] }).errors[0]!.code;
 }

@@ -6,7 +6,14 @@ import { connect } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events } from '../../src/control-plane/schema.js';
-import { digestOf, pushBlob, pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import {
+  digestOf,
+  errorCode,
+  pushBlob,
+  pushImage,
+  startTestRegistry,
+  type TestRegistry,
+} from '../helpers/registry.js';
 
 let r: TestRegistry;
 beforeAll(async () => {
@@ -17,11 +24,6 @@ afterAll(async () => {
 });
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-
-async function ociError(res: Response): Promise<string> {
-  expect(res.headers.get('content-type')).toBe('application/json');
-  return ((await res.json()) as { errors: { code: string }[] }).errors[0]!.code;
-}
 
 /** Sends raw bytes and returns everything the server answers before it closes the connection. */
 function raw(request: string): Promise<string> {
@@ -60,7 +62,7 @@ describe('NUL characters', () => {
     for (const [method, path, status, code] of cases) {
       const res = await r.fetch(path, { method });
       expect(res.status, `${method} ${path}`).toBe(status);
-      if (code) expect(await ociError(res), `${method} ${path}`).toBe(code);
+      if (code) expect(await errorCode(res), `${method} ${path}`).toBe(code);
       else await res.arrayBuffer();
     }
   });
@@ -156,7 +158,7 @@ describe('manifests with values a column cannot hold', () => {
       body: deep,
     });
     expect(res.status).toBe(400);
-    expect(await ociError(res)).toBe('MANIFEST_INVALID');
+    expect(await errorCode(res)).toBe('MANIFEST_INVALID');
     // Nesting that real manifests use is fine.
     const shallow = deep.replace(/"x":\[+\]+/, '"x":[[[[{"a":[1]}]]]]');
     const ok = await r.fetch('/v2/odd/d/manifests/v1', {

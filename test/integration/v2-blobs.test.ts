@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digestOf, pushBlob, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { digestOf, errorCode, pushBlob, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let r: TestRegistry;
 beforeAll(async () => {
@@ -11,12 +11,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await r?.close();
 });
-
-async function errorCode(res: Response): Promise<string> {
-  expect(res.headers.get('content-type')).toBe('application/json');
-  const body = (await res.json()) as { errors: { code: string }[] };
-  return body.errors[0]!.code;
-}
 
 async function startUpload(repo: string): Promise<string> {
   const res = await r.fetch(`/v2/${repo}/blobs/uploads/`, { method: 'POST' });

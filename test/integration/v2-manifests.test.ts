@@ -1,7 +1,14 @@
 // /v2/ manifests, tags, referrers and catalog over real HTTP.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { digestOf, pushBlob, pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import {
+  digestOf,
+  errorCode,
+  pushBlob,
+  pushImage,
+  startTestRegistry,
+  type TestRegistry,
+} from '../helpers/registry.js';
 
 let r: TestRegistry;
 beforeAll(async () => {
@@ -13,11 +20,6 @@ afterAll(async () => {
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-
-async function errorCode(res: Response): Promise<string> {
-  expect(res.headers.get('content-type')).toBe('application/json');
-  return ((await res.json()) as { errors: { code: string }[] }).errors[0]!.code;
-}
 
 function put(repo: string, reference: string, body: Buffer | string, contentType: string) {
   return r.fetch(`/v2/${repo}/manifests/${reference}`, {
