@@ -92,10 +92,13 @@ export class UploadWriter {
     return id;
   }
 
-  /** The committed offset, or undefined when there is no such session in storage. */
+  /**
+   * The committed offset, or undefined when there is no such session in storage. Under the lock too:
+   * reading may repair a damaged record, and an append in progress is not yet committed.
+   */
   async offset(id: string): Promise<number | undefined> {
     if (!isUploadId(id)) return undefined;
-    return this.readOffset(id);
+    return this.locked(id, undefined, () => this.readOffset(id));
   }
 
   /** Appends a body at the session's end; all of it or none of it becomes part of the upload. */
