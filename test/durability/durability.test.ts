@@ -22,11 +22,30 @@ interface Call {
   args: string;
 }
 
-/** Parses `strace -f -ttt -T -y` lines: `pid time name(args) = ret <duration>`. */
+/**
+ * Parses `strace -f -ttt -T -y` lines: `pid time name(args) = ret <duration>`. When threads run
+ * syscalls at the same time, strace splits a call into `name(args <unfinished ...>` and, later,
+ * `<... name resumed>rest) = ret <duration>`: the two halves are joined.
+ */
 function parseTrace(text: string): Call[] {
   const calls: Call[] = [];
+  const unfinished = new Map<string, { start: number; head: string }>();
   for (const line of text.split('\n')) {
-    const m = /^(\d+)\s+(\d+\.\d+)\s+(\w+)\((.*)\)\s+=\s+(-?\d+).*<(\d+\.\d+)>$/.exec(line);
+    let whole = line;
+    const split = /^(\d+)\s+(\d+\.\d+)\s+(\w+\(.*) <unfinished \.\.\.>$/.exec(line);
+    if (split) {
+      const name = /^(\w+)\(/.exec(split[3]!)![1]!;
+      unfinished.set(`${split[1]} ${name}`, { start: Number(split[2]), head: split[3]! });
+      continue;
+    }
+    const resumed = /^(\d+)\s+\d+\.\d+\s+<\.\.\. (\w+) resumed>(.*)$/.exec(line);
+    if (resumed) {
+      const first = unfinished.get(`${resumed[1]} ${resumed[2]}`);
+      if (!first) continue;
+      unfinished.delete(`${resumed[1]} ${resumed[2]}`);
+      whole = `${resumed[1]} ${first.start} ${first.head}${resumed[3]}`;
+    }
+    const m = /^(\d+)\s+(\d+\.\d+)\s+(\w+)\((.*)\)\s+=\s+(-?\d+).*<(\d+\.\d+)>$/.exec(whole);
     if (!m || Number(m[5]) < 0) continue;
     const start = Number(m[2]);
     calls.push({ pid: Number(m[1]), start, end: start + Number(m[6]), name: m[3]!, args: m[4]! });
