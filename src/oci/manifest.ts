@@ -18,7 +18,7 @@ const SUPPORTED = new Set<string>(Object.values(MEDIA_TYPES));
 const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
 
 /** Deepest nesting of objects and arrays accepted (real manifests are about 4 deep). */
-export const MAX_MANIFEST_DEPTH = 64;
+const MAX_MANIFEST_DEPTH = 64;
 
 export interface Descriptor {
   mediaType: string;

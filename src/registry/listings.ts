@@ -24,7 +24,7 @@ export interface PageQuery {
 }
 
 /** Largest page served; a larger `n` gets this many and a `Link` to the rest. */
-export const MAX_PAGE = 10_000;
+const MAX_PAGE = 10_000;
 
 export async function listTags(ctx: RegistryContext, repository: string, page: PageQuery): Promise<Page> {
   if (!(await repositoryExists(ctx.db, repository))) {

@@ -12,7 +12,7 @@ const BUDGET = { tags: 4 * 1024 * 1024, manifests: 8 * 1024 * 1024, bytes: 32 * 
 const LARGEST_CACHED = 1024 * 1024;
 
 /** A map that keeps its entries' total size within a budget, dropping the least recently used. */
-export class BoundedLru<V> {
+class BoundedLru<V> {
   private readonly entries = new Map<string, { value: V; size: number }>();
   private total = 0;
 
