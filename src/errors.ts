@@ -34,6 +34,20 @@ export type DomainErrorCode =
   | 'range-unsatisfiable'
   | 'pagination-invalid'
   | 'name-unknown'
+  /** A request whose parameters or body do not have the documented shape (detail: issues). */
+  | 'request-invalid'
+  /** A native package that is not a valid canonical-CBOR (or JSON projection) manifest v1. */
+  | 'package-invalid'
+  /** Typed metadata that fails its registered schema (detail: errors with JSON pointers). */
+  | 'metadata-invalid'
+  /** Metadata naming a schema variant that is not registered. */
+  | 'schema-unknown'
+  /** A schema variant registered already with a different body (schemas are immutable). */
+  | 'schema-conflict'
+  /** A tag set with policy keep-existing that points elsewhere (detail: current digest). */
+  | 'tag-conflict'
+  /** A change to a tag of a repository whose tags are immutable. */
+  | 'tag-immutable'
   /** A method the endpoint does not support. */
   | 'unsupported'
   /** A path that is no endpoint at all. */

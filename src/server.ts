@@ -16,6 +16,7 @@ import { UploadWriter } from './data-plane/upload-writer.js';
 import { createApp, defaultReporter } from './http/app.js';
 import { closeServer, type Fetch, listen } from './http/node-server.js';
 import type { RegistryContext } from './registry/context.js';
+import { LogSignal } from './registry/log-signal.js';
 import { ReadCache } from './registry/read-cache.js';
 import { startUploadSweeper, sweepUploads } from './registry/upload-expiry.js';
 
@@ -59,6 +60,7 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
         limits: { maxManifestBytes: config.maxManifestBytes, uploadExpiryMs: config.uploadExpiryMs },
         // The embedded database belongs to this process alone, so it sees every write.
         cache: new ReadCache(database.kind === 'embedded'),
+        logSignal: new LogSignal(),
       },
       database: database.kind,
       onFatal: database.onFatal,

@@ -2,7 +2,7 @@
 // it runs in the transaction that appends the event and again when views are rebuilt from the log.
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from './db.js';
-import { blobs, manifests, repositories, repositoryBlobs, tags, uploads } from './schema.js';
+import { blobs, manifests, metadataSchemas, repositories, repositoryBlobs, tags, uploads } from './schema.js';
 
 export type RegistryEvent =
   | { type: 'repository.created'; repository: string }
@@ -19,15 +19,34 @@ export type RegistryEvent =
       sha256: string;
       artifactType?: string;
       subject?: string;
+      /** For queries (absent in events written before the native namespace). */
+      annotations?: Record<string, string>;
     }
+  | {
+      /** A native package: the manifest `digest` (its OCI projection) is that package. */
+      type: 'package.published';
+      repository: string;
+      digest: string;
+      /** `blake3:<hex>` of the canonical CBOR */
+      address: string;
+      /** sha256 hex of the canonical CBOR (its content-store key) and its size */
+      sha256: string;
+      size: number;
+      schema?: string;
+      metadata?: Record<string, unknown>;
+      annotations?: Record<string, string>;
+    }
+  | { type: 'repository.updated'; repository: string; immutableTags: boolean }
+  | { type: 'schema.registered'; variant: string; schema: Record<string, unknown>; sha256: string }
   | { type: 'manifest.deleted'; repository: string; digest: string }
   | { type: 'tag.set'; repository: string; tag: string; digest: string }
   | { type: 'tag.moved'; repository: string; tag: string; digest: string; previous: string }
   | { type: 'tag.deleted'; repository: string; tag: string; digest: string }
-  | { type: 'upload.started'; id: string; repository: string }
-  | { type: 'upload.completed'; id: string; repository: string; sha256: string }
-  | { type: 'upload.cancelled'; id: string; repository: string }
-  | { type: 'upload.expired'; id: string; repository: string; idleSince: string };
+  // `repository` is absent for native sessions, whose blob belongs to no repository yet.
+  | { type: 'upload.started'; id: string; repository?: string }
+  | { type: 'upload.completed'; id: string; repository?: string; sha256: string }
+  | { type: 'upload.cancelled'; id: string; repository?: string }
+  | { type: 'upload.expired'; id: string; repository?: string; idleSince: string };
 
 /** The stored form: the event with its place in the log. */
 export interface LoggedEvent {
@@ -73,11 +92,39 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
           artifactType: e.artifactType ?? null,
           subject: e.subject ?? null,
           storedSeq: seq,
+          storedAt: at,
+          // The blob of the bytes is always recorded before the manifest (same transaction).
+          address: sql`(select 'blake3:' || ${blobs.blake3} from ${blobs} where ${blobs.sha256} = ${e.sha256})`,
+          annotations: e.annotations ?? null,
         })
         .onConflictDoUpdate({
           target: [manifests.repository, manifests.digest],
-          set: { storedSeq: sql`excluded.stored_seq` },
+          set: { storedSeq: sql`excluded.stored_seq`, storedAt: sql`excluded.stored_at` },
         });
+      return;
+    case 'package.published':
+      await tx
+        .update(manifests)
+        .set({
+          address: e.address,
+          packageSha256: e.sha256,
+          packageSize: e.size,
+          metadataSchema: e.schema ?? null,
+          metadata: e.metadata ?? null,
+          annotations: e.annotations ?? null,
+        })
+        .where(and(eq(manifests.repository, e.repository), eq(manifests.digest, e.digest)));
+      return;
+    case 'repository.updated':
+      await tx
+        .update(repositories)
+        .set({ immutableTags: e.immutableTags })
+        .where(eq(repositories.name, e.repository));
+      return;
+    case 'schema.registered':
+      await tx
+        .insert(metadataSchemas)
+        .values({ variant: e.variant, schema: e.schema, sha256: e.sha256, registeredSeq: seq });
       return;
     case 'manifest.deleted':
       await tx
@@ -95,7 +142,9 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
       await tx.delete(tags).where(and(eq(tags.repository, e.repository), eq(tags.tag, e.tag)));
       return;
     case 'upload.started':
-      await tx.insert(uploads).values({ id: e.id, repository: e.repository, startedSeq: seq, startedAt: at });
+      await tx
+        .insert(uploads)
+        .values({ id: e.id, repository: e.repository ?? null, startedSeq: seq, startedAt: at });
       return;
     case 'upload.completed':
     case 'upload.cancelled':

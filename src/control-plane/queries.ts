@@ -195,17 +195,21 @@ export async function listReferrerRows(
     .orderBy(asc(manifests.storedSeq));
 }
 
-export async function findUpload(db: Database, id: string): Promise<{ repository: string } | undefined> {
-  const [row] = await db.select({ repository: uploads.repository }).from(uploads).where(eq(uploads.id, id));
-  return row;
+/** An open session: `repository` is undefined for a native session. */
+export interface UploadRow {
+  id: string;
+  repository: string | undefined;
+  startedAt: Date;
 }
 
-export async function openUploads(
-  db: Database,
-): Promise<{ id: string; repository: string; startedAt: Date }[]> {
-  return db
-    .select({ id: uploads.id, repository: uploads.repository, startedAt: uploads.startedAt })
-    .from(uploads);
+export async function findUpload(db: Database, id: string): Promise<UploadRow | undefined> {
+  const [row] = await db.select().from(uploads).where(eq(uploads.id, id));
+  return row && { id: row.id, repository: row.repository ?? undefined, startedAt: row.startedAt };
+}
+
+export async function openUploads(db: Database): Promise<UploadRow[]> {
+  const rows = await db.select().from(uploads);
+  return rows.map((r) => ({ id: r.id, repository: r.repository ?? undefined, startedAt: r.startedAt }));
 }
 
 /** Every recorded blob (for verification). */

@@ -3,17 +3,36 @@
 // Names and tags are listed in byte order ("ASCIIbetical", as clients expect): their columns are
 // declared COLLATE "C" (migration 0001; drizzle-kit does not model collations), so the primary-key
 // index serves `ORDER BY … LIMIT n` pages without sorting.
-import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
 
 /** The append-only, hash-chained event log. */
-export const events = pgTable('events', {
-  seq: bigint('seq', { mode: 'number' }).primaryKey(),
-  type: text('type').notNull(),
-  payload: jsonb('payload').notNull(),
-  at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
-  /** sha256 hex of the previous event's hash and this event's content; the chain makes edits evident. */
-  hash: text('hash').notNull(),
-});
+export const events = pgTable(
+  'events',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey(),
+    type: text('type').notNull(),
+    payload: jsonb('payload').notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** sha256 hex of the previous event's hash and this event's content; the chain makes edits evident. */
+    hash: text('hash').notNull(),
+  },
+  // The event stream filters by type and by repository, paging by sequence.
+  (t) => [
+    index('events_type_idx').on(t.type, t.seq),
+    index('events_repository_idx').on(sql`(${t.payload}->>'repository')`, t.seq),
+  ],
+);
 
 /** One row: the last sequence number and hash. Locking it serialises appends to the log. */
 export const eventHead = pgTable('event_head', {
@@ -28,6 +47,8 @@ export const repositories = pgTable('repositories', {
   /** COLLATE "C" */
   name: text('name').primaryKey(),
   createdSeq: bigint('created_seq', { mode: 'number' }).notNull(),
+  /** Tags, once set, never move or go (a push that would move one is denied). */
+  immutableTags: boolean('immutable_tags').notNull().default(false),
 });
 
 /** Committed content, addressed by SHA-256, with its BLAKE3 (and SHA-512 when a client used it). */
@@ -56,8 +77,10 @@ export const repositoryBlobs = pgTable(
 
 /**
  * Manifests stored byte-exact; the bytes live in the content store under `sha256` and are the only
- * copy of everything else in them (annotations are read from the bytes when a referrers list needs
- * them). Only what queries use is a column.
+ * copy of most of what is in them (a referrers list reads their annotations from the bytes). What
+ * queries use is a column. Every manifest is also a package of the native API: `address` is the
+ * blake3 of its bytes, or, for the OCI projection of a native package, the blake3 of the package's
+ * canonical CBOR (kept in the content store under `package_sha256`), whose typed metadata is here too.
  */
 export const manifests = pgTable(
   'manifests',
@@ -70,10 +93,27 @@ export const manifests = pgTable(
     artifactType: text('artifact_type'),
     subject: text('subject'),
     storedSeq: bigint('stored_seq', { mode: 'number' }).notNull(),
+    storedAt: timestamp('stored_at', { withTimezone: true, mode: 'date' }),
+    /** `blake3:<hex>`: the native address (see above). */
+    address: text('address'),
+    /** Manifest (or native package) annotations, for queries; null for manifests stored before 0002. */
+    annotations: jsonb('annotations'),
+    /** The native package's canonical CBOR (content-store key) and size; null for OCI manifests. */
+    packageSha256: text('package_sha256'),
+    packageSize: bigint('package_size', { mode: 'number' }),
+    /** The registered variant the package's typed metadata was validated against. */
+    metadataSchema: text('metadata_schema'),
+    /** Typed metadata (its JSON projection, without the `schema` member). */
+    metadata: jsonb('metadata'),
   },
   (t) => [
     primaryKey({ columns: [t.repository, t.digest] }),
     index('manifests_subject_idx').on(t.repository, t.subject),
+    index('manifests_address_idx').on(t.repository, t.address),
+    index('manifests_stored_idx').on(t.repository, t.storedSeq),
+    index('manifests_schema_idx').on(t.repository, t.metadataSchema, t.storedSeq),
+    index('manifests_metadata_idx').using('gin', t.metadata.op('jsonb_path_ops')),
+    index('manifests_annotations_idx').using('gin', t.annotations.op('jsonb_path_ops')),
   ],
 );
 
@@ -95,9 +135,28 @@ export const tags = pgTable(
 /** Open upload sessions; their bytes and offset live in the data plane. */
 export const uploads = pgTable('uploads', {
   id: text('id').primaryKey(),
-  repository: text('repository').notNull(),
+  /** Null for a native session (its blob belongs to no repository until a package names it). */
+  repository: text('repository'),
   startedSeq: bigint('started_seq', { mode: 'number' }).notNull(),
   startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
 });
 
-export const viewTables = { repositories, blobs, repositoryBlobs, manifests, tags, uploads } as const;
+/** Registered JSON Schemas for typed metadata (A8); immutable once registered. */
+export const metadataSchemas = pgTable('metadata_schemas', {
+  /** COLLATE "C" */
+  variant: text('variant').primaryKey(),
+  schema: jsonb('schema').notNull(),
+  /** sha256 hex of the schema's JCS text: equal bodies are the same registration. */
+  sha256: text('sha256').notNull(),
+  registeredSeq: bigint('registered_seq', { mode: 'number' }).notNull(),
+});
+
+export const viewTables = {
+  repositories,
+  blobs,
+  repositoryBlobs,
+  manifests,
+  tags,
+  uploads,
+  metadataSchemas,
+} as const;

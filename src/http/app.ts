@@ -1,12 +1,16 @@
-// The HTTP application: /v2/ (OCI Distribution) dispatched by path, every answer stamped with the
-// registry API version header, every failure turned into an OCI JSON error by the one error map.
+// The HTTP application: /v2/ (OCI Distribution) dispatched by path, every failure turned into an OCI
+// JSON error by the one error map; beside it the native API under /api/v1 (its own error shape).
+// Every answer is stamped with the registry API version header.
 import { Hono } from 'hono';
 import { DomainError } from '../errors.js';
 import { isValidName } from '../oci/names.js';
 import type { RegistryContext } from '../registry/context.js';
+import { API_BASE, createApi } from './api/app.js';
+import { apiError } from './api/errors.js';
+import { routingPath } from './api/paths.js';
+import { type Env, requireNoDotSegments } from './request.js';
 import { type ErrorReporter, errorResponse } from './v2/error-map.js';
 import * as v2 from './v2/handlers.js';
-import { type Env, requireNoDotSegments } from './v2/request.js';
 import { API_VERSION_HEADER, json } from './v2/responses.js';
 import { parseV2Path } from './v2/routes.js';
 
@@ -21,7 +25,7 @@ export const defaultReporter: ErrorReporter = {
 };
 
 export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<Env> {
-  const app = new Hono<Env>();
+  const app = new Hono<Env>({ getPath: routingPath });
   const reporter = options.reporter ?? defaultReporter;
 
   app.use('*', async (c, next) => {
@@ -41,8 +45,11 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
 
   app.all('/v2/*', (c) => dispatchV2(ctx, c));
   app.all('/v2', (c) => dispatchV2(ctx, c));
-  app.notFound(() =>
-    json({ errors: [{ code: 'UNSUPPORTED', message: 'no such endpoint', detail: {} }] }, 404),
+  app.route(API_BASE, createApi(ctx, reporter));
+  app.notFound((c) =>
+    c.req.path.startsWith(`${API_BASE}/`)
+      ? apiError('endpoint-unknown', 'no such endpoint', { path: c.req.path.slice(0, 200) }, 404)
+      : json({ errors: [{ code: 'UNSUPPORTED', message: 'no such endpoint', detail: {} }] }, 404),
   );
   return app;
 }

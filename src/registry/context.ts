@@ -4,6 +4,7 @@ import { type Mutation, mutate } from '../control-plane/event-log.js';
 import { repositoryExists } from '../control-plane/queries.js';
 import type { ContentStore } from '../data-plane/content-store.js';
 import type { UploadWriter } from '../data-plane/upload-writer.js';
+import type { LogSignal } from './log-signal.js';
 import type { ReadCache } from './read-cache.js';
 
 export interface RegistryLimits {
@@ -19,13 +20,17 @@ export interface RegistryContext {
   uploads: UploadWriter;
   limits: RegistryLimits;
   cache: ReadCache;
+  /** Rung after every committed mutation (the event stream waits on it). */
+  logSignal: LogSignal;
 }
 
 /** Runs a mutation (one transaction on the event log), dropping cached metadata around it. */
 export async function withMutation<T>(ctx: RegistryContext, work: (m: Mutation) => Promise<T>): Promise<T> {
   ctx.cache.invalidate();
   try {
-    return await mutate(ctx.db, work);
+    const result = await mutate(ctx.db, work);
+    ctx.logSignal.notify();
+    return result;
   } finally {
     ctx.cache.invalidate();
   }

@@ -48,7 +48,7 @@ export async function sweepUploads(
 }
 
 /** Expires one session if, under its lock, it is still open and still idle. */
-async function expire(ctx: RegistryContext, id: string, repository: string): Promise<boolean> {
+async function expire(ctx: RegistryContext, id: string, repository: string | undefined): Promise<boolean> {
   let idleSince = new Date(0);
   try {
     await ctx.uploads.cancel(id, {

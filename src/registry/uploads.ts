@@ -1,7 +1,9 @@
-// Upload sessions (A6): start, append, query the offset, complete, cancel. The upload writer owns the
-// bytes and runs each step under the session's lock; this module adds what the event log knows: the
-// session belongs to one repository, and it ends exactly once (completed, cancelled or expired),
-// re-checked inside the transaction that records the end.
+// Upload sessions (A6): start, append, query the offset, complete, cancel — one mechanism for /v2/ and
+// the native API. The upload writer owns the bytes and runs each step under the session's lock; this
+// module adds what the event log knows: the session belongs to one repository (a /v2/ session, whose
+// blob is linked there) or to none (a native session: `repository` undefined, its blob is linked when
+// a package names it), and it ends exactly once (completed, cancelled or expired), re-checked inside
+// the transaction that records the end. A session opened in one scope is unknown in the other.
 import type { Readable } from 'node:stream';
 import type { Database } from '../control-plane/db.js';
 import { findUpload } from '../control-plane/queries.js';
@@ -9,7 +11,7 @@ import type { BlobDigests } from '../data-plane/hasher.js';
 import { type AppendOptions, isUploadId } from '../data-plane/upload-writer.js';
 import { type Digest, formatDigest } from '../digest.js';
 import { DomainError } from '../errors.js';
-import { recordAndLinkBlob } from './blobs.js';
+import { recordAndLinkBlob, recordBlob } from './blobs.js';
 import { type RegistryContext, withMutation } from './context.js';
 
 export interface ChunkOptions {
@@ -19,10 +21,15 @@ export interface ChunkOptions {
   length?: number;
 }
 
-export async function startUpload(ctx: RegistryContext, repository: string): Promise<string> {
+/** Where a session belongs: a repository (/v2/), or undefined (native). */
+export type SessionScope = string | undefined;
+
+export async function startUpload(ctx: RegistryContext, repository: SessionScope): Promise<string> {
   const id = await ctx.uploads.create();
   try {
-    await withMutation(ctx, (m) => m.emit({ type: 'upload.started', id, repository }).then(() => {}));
+    await withMutation(ctx, (m) =>
+      m.emit({ type: 'upload.started', id, ...scoped(repository) }).then(() => {}),
+    );
   } catch (error) {
     await ctx.uploads.remove(id, async () => true);
     throw error;
@@ -31,7 +38,11 @@ export async function startUpload(ctx: RegistryContext, repository: string): Pro
 }
 
 /** The upload's current offset (bytes received); upload-unknown when it is not this repository's. */
-export async function uploadOffset(ctx: RegistryContext, repository: string, id: string): Promise<number> {
+export async function uploadOffset(
+  ctx: RegistryContext,
+  repository: SessionScope,
+  id: string,
+): Promise<number> {
   await requireSession(ctx.db, repository, id);
   const offset = await ctx.uploads.offset(id);
   if (offset === undefined) throw unknownUpload(id);
@@ -40,7 +51,7 @@ export async function uploadOffset(ctx: RegistryContext, repository: string, id:
 
 export function appendChunk(
   ctx: RegistryContext,
-  repository: string,
+  repository: SessionScope,
   id: string,
   body: Readable,
   chunk: ChunkOptions,
@@ -57,22 +68,38 @@ export function appendChunk(
  */
 export async function completeUpload(
   ctx: RegistryContext,
-  repository: string,
+  repository: SessionScope,
   id: string,
   digest: Digest,
   final?: { body: Readable; chunk: ChunkOptions },
 ): Promise<string> {
+  await completeUploadWithDigests(ctx, repository, id, digest, final);
+  return formatDigest(digest);
+}
+
+/** As completeUpload, answering with every digest of the stored blob and its size. */
+export async function completeUploadWithDigests(
+  ctx: RegistryContext,
+  repository: SessionScope,
+  id: string,
+  digest: Digest,
+  final?: { body: Readable; chunk: ChunkOptions },
+): Promise<BlobDigests> {
+  let stored: BlobDigests | undefined;
   await ctx.uploads.complete(id, digest, final && { body: final.body, options: appendOptions(final.chunk) }, {
     check: () => requireSession(ctx.db, repository, id),
     commit: (digests) =>
       withMutation(ctx, async (m) => {
         await requireSession(m.tx, repository, id);
-        await recordAndLinkBlob(m, repository, digests, 'upload');
-        await m.emit({ type: 'upload.completed', id, repository, sha256: digests.sha256 });
+        if (repository === undefined) await recordBlob(m, digests);
+        else await recordAndLinkBlob(m, repository, digests, 'upload');
+        await m.emit({ type: 'upload.completed', id, ...scoped(repository), sha256: digests.sha256 });
+        stored = digests;
       }),
     abandon: () => endSession(ctx, repository, id, 'upload.cancelled'),
   });
-  return formatDigest(digest);
+  if (!stored) throw new Error('upload completed without a commit');
+  return stored;
 }
 
 /** A whole blob in one request (POST ?digest=): no session outlives the request, whatever happens. */
@@ -89,7 +116,7 @@ export async function storeBlob(
   return formatDigest(digest);
 }
 
-export function cancelUpload(ctx: RegistryContext, repository: string, id: string): Promise<void> {
+export function cancelUpload(ctx: RegistryContext, repository: SessionScope, id: string): Promise<void> {
   return ctx.uploads.cancel(id, {
     check: () => requireSession(ctx.db, repository, id),
     commit: () => endSession(ctx, repository, id, 'upload.cancelled'),
@@ -99,7 +126,7 @@ export function cancelUpload(ctx: RegistryContext, repository: string, id: strin
 /** Records the end of a session, once: a session that ended meanwhile is unknown. */
 export function endSession(
   ctx: RegistryContext,
-  repository: string,
+  repository: SessionScope,
   id: string,
   type: 'upload.cancelled' | 'upload.expired',
   idleSince?: Date,
@@ -107,14 +134,14 @@ export function endSession(
   return withMutation(ctx, async (m) => {
     await requireSession(m.tx, repository, id);
     if (type === 'upload.expired') {
-      await m.emit({ type, id, repository, idleSince: (idleSince ?? new Date()).toISOString() });
+      await m.emit({ type, id, ...scoped(repository), idleSince: (idleSince ?? new Date()).toISOString() });
     } else {
-      await m.emit({ type, id, repository });
+      await m.emit({ type, id, ...scoped(repository) });
     }
   });
 }
 
-async function requireSession(db: Database, repository: string, id: string): Promise<void> {
+async function requireSession(db: Database, repository: SessionScope, id: string): Promise<void> {
   const row = isUploadId(id) ? await findUpload(db, id) : undefined;
   if (!row || row.repository !== repository) throw unknownUpload(id);
 }
@@ -125,4 +152,8 @@ function appendOptions(chunk: ChunkOptions): AppendOptions {
 
 function unknownUpload(id: string): DomainError {
   return new DomainError('upload-unknown', 'blob upload unknown to registry', { id });
+}
+
+function scoped(repository: SessionScope): { repository?: string } {
+  return repository === undefined ? {} : { repository };
 }

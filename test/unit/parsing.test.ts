@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { DigestError, parseDigest } from '../../src/digest.js';
 import { DomainError } from '../../src/errors.js';
-import { parseChunkRange, parsePageSize, parseRangeHeader } from '../../src/http/v2/request.js';
+import { parseChunkRange, parsePageSize, parseRangeHeader } from '../../src/http/request.js';
 import { parseV2Path } from '../../src/http/v2/routes.js';
 import { parseManifest } from '../../src/oci/manifest.js';
 import { isValidName, isValidTag } from '../../src/oci/names.js';

@@ -52,6 +52,13 @@ const MAP: Record<DomainErrorCode, Mapping> = {
   'range-unsatisfiable': { code: 'RANGE_INVALID', status: 416 },
   'pagination-invalid': { code: 'PAGINATION_NUMBER_INVALID', status: 400 },
   'name-unknown': { code: 'NAME_UNKNOWN', status: 404 },
+  'request-invalid': { code: 'UNSUPPORTED', status: 400 },
+  'package-invalid': { code: 'MANIFEST_INVALID', status: 400 },
+  'metadata-invalid': { code: 'MANIFEST_INVALID', status: 400 },
+  'schema-unknown': { code: 'MANIFEST_INVALID', status: 400 },
+  'schema-conflict': { code: 'DENIED', status: 409 },
+  'tag-conflict': { code: 'DENIED', status: 409 },
+  'tag-immutable': { code: 'DENIED', status: 403 },
   unsupported: { code: 'UNSUPPORTED', status: 405 },
   'endpoint-unknown': { code: 'UNSUPPORTED', status: 404 },
 };

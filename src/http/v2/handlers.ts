@@ -36,7 +36,7 @@ import {
   parsePageSize,
   parseRangeHeader,
   readBounded,
-} from './request.js';
+} from '../request.js';
 import { API_VERSION_HEADER, empty, json } from './responses.js';
 
 type C = Context<Env>;

@@ -2,8 +2,8 @@
 // the raw request path (before any normalisation).
 import { Readable } from 'node:stream';
 import type { Context } from 'hono';
-import type { ByteRange } from '../../data-plane/driver.js';
-import { DomainError } from '../../errors.js';
+import type { ByteRange } from '../data-plane/driver.js';
+import { DomainError } from '../errors.js';
 
 export type Env = {
   Bindings: {

@@ -1,0 +1,4 @@
+// (stub) native API routes: events.
+import type { RouteModule } from './app.js';
+
+export const eventsRoutes: RouteModule = (_api, _ctx) => {};

@@ -1,0 +1,22 @@
+// Repository names contain slashes, as at /v2/: a native path is parsed from the right, and the name
+// is given to the router as one percent-encoded segment (the router decodes parameters).
+import { getPath } from 'hono/utils/url';
+
+const PREFIX = '/api/v1/repositories/';
+/** What may follow a repository name, longest first. */
+const SUFFIXES = [/\/packages\/[^/]+$/, /\/packages$/, /\/tags\/[^/]+$/, /\/tags$/];
+
+export function routingPath(request: Request): string {
+  const path = getPath(request);
+  if (!path.startsWith(PREFIX)) return path;
+  const rest = path.slice(PREFIX.length);
+  for (const suffix of SUFFIXES) {
+    const match = suffix.exec(rest);
+    if (match && match.index > 0) return PREFIX + encodeName(rest.slice(0, match.index)) + match[0];
+  }
+  return PREFIX + encodeName(rest);
+}
+
+function encodeName(name: string): string {
+  return name.replaceAll('/', '%2F');
+}
