@@ -48,6 +48,8 @@ export type DomainErrorCode =
   | 'tag-conflict'
   /** A change to a tag of a repository whose tags are immutable. */
   | 'tag-immutable'
+  /** A representation the resource does not have (e.g. CBOR of an OCI manifest). */
+  | 'not-acceptable'
   /** A method the endpoint does not support. */
   | 'unsupported'
   /** A path that is no endpoint at all. */

@@ -37,6 +37,8 @@ export interface ParsedManifest {
   subject?: string;
   /** The referrers API's artifactType: the manifest's own, else (image manifest) its config's. */
   artifactType?: string;
+  /** The manifest's annotations, for queries — absent when a value cannot be stored in a column. */
+  annotations?: Record<string, string>;
 }
 
 /**
@@ -61,7 +63,10 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   const parsed: ParsedManifest = { mediaType, blobs: [], manifests: [] };
   const subject = doc.subject;
   if (subject !== undefined) parsed.subject = descriptor(subject, 'subject').digest;
-  if (doc.annotations !== undefined) stringMap(doc.annotations, 'annotations');
+  if (doc.annotations !== undefined) {
+    const annotations = stringMap(doc.annotations, 'annotations');
+    if (isStorableMap(annotations)) parsed.annotations = annotations;
+  }
   const artifactType = storable(optionalString(doc, 'artifactType'), 'artifactType');
 
   if (INDEX_TYPES.has(mediaType)) {
@@ -169,11 +174,20 @@ function descriptor(value: unknown, field: string): Descriptor {
   return { mediaType, digest: formatDigest(parsed), parsed, size };
 }
 
-function stringMap(value: unknown, field: string): void {
+function stringMap(value: unknown, field: string): Record<string, string> {
   if (!isObject(value)) throw invalid(`${field} must be an object`);
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw invalid(`${field}.${k} must be a string`);
   }
+  return value as Record<string, string>;
+}
+
+/** A JSON column holds no NUL character and no lone surrogate. */
+function isStorableMap(map: Record<string, string>): boolean {
+  return Object.entries(map).every(
+    ([k, v]) =>
+      !k.includes('\u0000') && !v.includes('\u0000') && !LONE_SURROGATE.test(k) && !LONE_SURROGATE.test(v),
+  );
 }
 
 function optionalString(doc: Record<string, unknown>, field: string): string | undefined {

@@ -16,6 +16,7 @@ import { type ParsedManifest, parseManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/names.js';
 import { recordBlob } from './blobs.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
+import { removeTag, requireUntaggableRemoval, setTag } from './tags.js';
 
 export type Reference = { kind: 'digest'; digest: Digest } | { kind: 'tag'; tag: string };
 
@@ -86,16 +87,10 @@ export async function putManifest(
         sha256: digests.sha256,
         artifactType: parsed.artifactType,
         subject: parsed.subject,
+        ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
       });
     }
-    for (const tag of tags) {
-      const previous = await findTag(m.tx, repository, tag);
-      if (previous === undefined) {
-        await m.emit({ type: 'tag.set', repository, tag, digest });
-      } else if (previous !== digest) {
-        await m.emit({ type: 'tag.moved', repository, tag, digest, previous });
-      }
-    }
+    for (const tag of tags) await setTag(m, repository, tag, digest, 'replace');
   });
   return { digest, subject: parsed.subject, tags };
 }
@@ -166,18 +161,16 @@ export async function deleteManifest(
 ): Promise<void> {
   await withMutation(ctx, async (m) => {
     if (reference.kind === 'tag') {
-      const digest = await findTag(m.tx, repository, reference.tag);
-      if (digest === undefined) {
-        throw new DomainError('manifest-unknown', 'tag unknown to registry', { tag: reference.tag });
-      }
-      await m.emit({ type: 'tag.deleted', repository, tag: reference.tag, digest });
+      await removeTag(m, repository, reference.tag);
       return;
     }
     const digest = formatDigest(reference.digest);
     if (!(await findManifest(m.tx, repository, digest))) {
       throw new DomainError('manifest-unknown', 'manifest unknown to registry', { digest });
     }
-    for (const tag of await tagsOf(m.tx, repository, digest)) {
+    const tags = await tagsOf(m.tx, repository, digest);
+    await requireUntaggableRemoval(m, repository, tags, digest);
+    for (const tag of tags) {
       await m.emit({ type: 'tag.deleted', repository, tag, digest });
     }
     await m.emit({ type: 'manifest.deleted', repository, digest });

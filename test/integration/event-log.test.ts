@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
 import { events } from '../../src/control-plane/schema.js';
 import { sweepUploads } from '../../src/registry/upload-expiry.js';
+import { publish, putJson, storeFile } from '../helpers/native.js';
 import {
   digestOf,
   pushBlob,
@@ -63,6 +64,24 @@ async function exerciseEveryMutation() {
   expect((await sweepUploads(r.ctx)).expired).toBe(1);
   // left open on purpose: an open upload is part of the state too
   await r.fetch('/v2/log/d/blobs/uploads/', { method: 'POST' });
+  // The native namespace: a schema, a package with typed metadata, immutable tags, a native session.
+  await putJson(r, '/api/v1/schemas/log.report.v1', {
+    type: 'object',
+    properties: { ok: { type: 'boolean' } },
+  });
+  const file = await storeFile(r, 'log/e', 'a/b.txt', randomBytes(40));
+  const published = await publish(r, 'log/e', 'v1', {
+    manifest_version: 1,
+    artifact_type: 'application/vnd.example.report',
+    files: [file],
+    annotations: { k: 'v' },
+    metadata: { schema: 'log.report.v1', ok: true },
+  });
+  expect(published.status).toBe(201);
+  expect((await putJson(r, '/api/v1/repositories/log/e', { immutable_tags: true }, 'PATCH')).status).toBe(
+    200,
+  );
+  expect((await r.fetch('/api/v1/uploads', { method: 'POST' })).status).toBe(201);
 }
 
 describe('event log', () => {

@@ -34,6 +34,7 @@ const STATUS: Record<DomainErrorCode, number> = {
   'schema-conflict': 409,
   'tag-conflict': 409,
   'tag-immutable': 409,
+  'not-acceptable': 406,
   unsupported: 405,
   'endpoint-unknown': 404,
 };

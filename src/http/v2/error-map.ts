@@ -59,6 +59,7 @@ const MAP: Record<DomainErrorCode, Mapping> = {
   'schema-conflict': { code: 'DENIED', status: 409 },
   'tag-conflict': { code: 'DENIED', status: 409 },
   'tag-immutable': { code: 'DENIED', status: 403 },
+  'not-acceptable': { code: 'UNSUPPORTED', status: 406 },
   unsupported: { code: 'UNSUPPORTED', status: 405 },
   'endpoint-unknown': { code: 'UNSUPPORTED', status: 404 },
 };

@@ -1,0 +1,175 @@
+// Native packages (A4, A9): publish, fetch, list, delete. A package is its canonical CBOR (kept in the
+// content store, addressed by its blake3) plus a deterministic OCI projection stored as a manifest
+// under the same tag, so /v2/ clients see it; every manifest pushed through /v2/ is a package too (an
+// OCI-kind one). Publishing is checked first, then commits manifest, files, tag and events in one
+// transaction, which checks the files again.
+
+import type { Database } from '../control-plane/db.js';
+import { blobsBySha256, findPackageByDigest, linkedOf } from '../control-plane/package-queries.js';
+import { findManifest } from '../control-plane/queries.js';
+import { DomainError } from '../errors.js';
+import { CborError, type CborMap, type CborValue, decodeCanonical, encodeCanonical } from '../native/cbor.js';
+import { fromJson, toJson } from '../native/json-projection.js';
+import { EMPTY_CONFIG, OCI_MANIFEST, ociProjection, usesEmptyConfig } from '../native/oci-projection.js';
+import { type NativeManifest, parseNativeManifest } from '../native/package-manifest.js';
+import { recordAndLinkBlob, recordBlob } from './blobs.js';
+import { ensureRepository, type RegistryContext, withMutation } from './context.js';
+import { validateMetadata } from './metadata-schemas.js';
+import { requireValidTag, setTag, type TagOutcome, type TagPolicy } from './tags.js';
+
+/** A package body: canonical CBOR bytes, or its JSON projection (already parsed). */
+export type PackageBody = { kind: 'cbor'; bytes: Uint8Array } | { kind: 'json'; value: unknown };
+
+export interface Published {
+  /** `blake3:<hex>` of the canonical CBOR */
+  address: string;
+  /** `sha256:<hex>` of the OCI projection (the manifest /v2/ serves) */
+  digest: string;
+  size: number;
+  /** false when exactly this package was already published in the repository */
+  created: boolean;
+  tag?: { name: string; outcome: TagOutcome };
+}
+
+export async function publishPackage(
+  ctx: RegistryContext,
+  repository: string,
+  body: PackageBody,
+  tag?: { name: string; policy: TagPolicy },
+): Promise<Published> {
+  if (tag) requireValidTag(tag.name);
+  const { bytes, value } = canonical(body, ctx.limits.maxManifestBytes);
+  const manifest = parseNativeManifest(value);
+  const metadata = metadataColumn(manifest);
+  if (manifest.schema) await validateMetadata(ctx.db, manifest.schema, metadata ?? {});
+  await requireFiles(ctx.db, manifest);
+
+  const cbor = await ctx.content.put(bytes);
+  const address = `blake3:${cbor.blake3}`;
+  const projection = await ctx.content.put(ociProjection(manifest, address));
+  const digest = `sha256:${projection.sha256}`;
+  const empty = usesEmptyConfig(manifest) ? await ctx.content.put(EMPTY_CONFIG.bytes) : undefined;
+
+  return withMutation(ctx, async (m) => {
+    // Again inside the transaction: a file's blob may have gone meanwhile.
+    await requireFiles(m.tx, manifest);
+    await ensureRepository(m, repository);
+    const files = blobsOf(manifest);
+    const linked = await linkedOf(m.tx, repository, files);
+    for (const sha256 of new Set(files)) {
+      if (!linked.has(sha256)) await m.emit({ type: 'blob.linked', repository, sha256, via: 'manifest' });
+    }
+    if (empty) await recordAndLinkBlob(m, repository, empty, 'manifest');
+    await recordBlob(m, cbor);
+    await recordBlob(m, projection);
+    const existing = await findManifest(m.tx, repository, digest);
+    if (!existing) {
+      await m.emit({
+        type: 'manifest.stored',
+        repository,
+        digest,
+        mediaType: OCI_MANIFEST,
+        size: projection.size,
+        sha256: projection.sha256,
+        artifactType: manifest.artifactType,
+        ...(manifest.subject ? { subject: manifest.subject.sha256 } : {}),
+      });
+    }
+    const created = !existing || !(await isPublished(m.tx, repository, digest));
+    if (created) {
+      await m.emit({
+        type: 'package.published',
+        repository,
+        digest,
+        address,
+        sha256: cbor.sha256,
+        size: cbor.size,
+        ...(manifest.schema ? { schema: manifest.schema } : {}),
+        ...(metadata ? { metadata } : {}),
+        annotations: manifest.annotations,
+      });
+    }
+    const result: Published = { address, digest, size: bytes.byteLength, created };
+    if (tag)
+      result.tag = { name: tag.name, outcome: await setTag(m, repository, tag.name, digest, tag.policy) };
+    return result;
+  });
+}
+
+/** The canonical bytes and decoded value of a body; anything not canonical is package-invalid. */
+function canonical(body: PackageBody, limit: number): { bytes: Uint8Array; value: CborValue } {
+  try {
+    if (body.kind === 'cbor') {
+      if (body.bytes.byteLength > limit) throw tooLarge(limit);
+      return { bytes: body.bytes, value: decodeCanonical(body.bytes) };
+    }
+    const value = fromJson(body.value);
+    const bytes = encodeCanonical(value);
+    if (bytes.byteLength > limit) throw tooLarge(limit);
+    return { bytes, value };
+  } catch (error) {
+    if (error instanceof CborError) {
+      throw new DomainError('package-invalid', `not a canonical CBOR manifest: ${error.message}`, {
+        rule: error.rule,
+        ...(error.offset === undefined ? {} : { offset: error.offset }),
+      });
+    }
+    throw error;
+  }
+}
+
+function tooLarge(limit: number): DomainError {
+  return new DomainError('manifest-too-large', `a package manifest is limited to ${limit} bytes`, { limit });
+}
+
+/** The metadata as stored and queried: its JSON projection without `schema`. */
+function metadataColumn(manifest: NativeManifest): Record<string, unknown> | undefined {
+  if (!manifest.metadata) return undefined;
+  // Member by member: object rest syntax would drop an own `__proto__` key.
+  const rest: CborMap = Object.create(null);
+  for (const [key, value] of Object.entries(manifest.metadata)) if (key !== 'schema') rest[key] = value;
+  return toJson(rest) as Record<string, unknown>;
+}
+
+/** sha256 hex of every blob the package names (files and config). */
+function blobsOf(manifest: NativeManifest): string[] {
+  return [...manifest.files, ...(manifest.config ? [manifest.config] : [])].map((d) => d.sha256.slice(7));
+}
+
+/** Every file (and the config) must be a stored blob with the declared blake3 and size. */
+async function requireFiles(db: Database, manifest: NativeManifest): Promise<void> {
+  const described = [
+    ...manifest.files,
+    ...(manifest.config ? [{ ...manifest.config, path: '(config)' }] : []),
+  ];
+  const stored = await blobsBySha256(
+    db,
+    described.map((d) => d.sha256.slice(7)),
+  );
+  const missing: string[] = [];
+  for (const d of described) {
+    const blob = stored.get(d.sha256.slice(7));
+    if (!blob) {
+      missing.push(d.sha256);
+      continue;
+    }
+    if (`blake3:${blob.blake3}` !== d.blake3 || blob.size !== d.size) {
+      throw new DomainError(
+        'package-invalid',
+        `${d.path}: the stored blob ${d.sha256} is ${blob.size} bytes with blake3:${blob.blake3}, not what the manifest declares`,
+        { path: d.path, sha256: d.sha256, blake3: `blake3:${blob.blake3}`, size: blob.size },
+      );
+    }
+  }
+  if (missing.length > 0) {
+    throw new DomainError(
+      'manifest-references-unknown',
+      `the package names ${missing.length} blob(s) the registry does not have: upload them first`,
+      { missing: [...new Set(missing)].slice(0, 100), count: missing.length },
+    );
+  }
+}
+
+async function isPublished(db: Database, repository: string, digest: string): Promise<boolean> {
+  return (await findPackageByDigest(db, repository, digest))?.packageSha256 != null;
+}
