@@ -102,14 +102,14 @@ const publishResponses = {
 
 const putPackage = createRoute({
   method: 'put',
-  path: '/repositories/{repo}/packages/{tag}',
+  path: '/repositories/{repo}/packages/{ref}',
   operationId: 'publishPackageWithTag',
   summary: 'Publish a package under a tag (its OCI projection gets the same tag at /v2/)',
   tags: TAG,
   request: {
     params: z.object({
       repo: RepositoryParam,
-      tag: z.string().openapi({ param: { name: 'tag', in: 'path' } }),
+      ref: z.string().openapi({ param: { name: 'ref', in: 'path' }, description: 'the tag to publish under' }),
     }),
     query: z.object({ policy: Policy }),
     body: PackageBodies,
@@ -210,7 +210,7 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
   api.use('/repositories/:repo/packages/:ref', limit);
 
   api.openapi(putPackage, async (c) => {
-    const { repo, tag } = c.req.valid('param');
+    const { repo, ref: tag } = c.req.valid('param');
     const published = await publishPackage(ctx, requireName(repo), await packageBody(c, ctx), {
       name: tag,
       policy: c.req.valid('query').policy,

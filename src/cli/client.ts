@@ -1,0 +1,114 @@
+// What the native CLI commands share: the server URL, JSON requests, the server's error shape turned
+// into one readable line, and a progress bar on a terminal.
+export const DEFAULT_URL = 'http://127.0.0.1:5000';
+
+export function serverUrl(flag: string | undefined): string {
+  return (flag ?? process.env.ARTIFACT_STORE_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+}
+
+/** A request the server refused, with its reason. */
+export class ServerRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown,
+  ) {
+    super(message);
+  }
+
+  /** One line for stderr, with the details that say what to fix. */
+  describe(): string {
+    const details =
+      this.details && Object.keys(this.details).length > 0 ? ` ${JSON.stringify(this.details)}` : '';
+    return `${this.status} ${this.code}: ${this.message}${details}`;
+  }
+}
+
+/** Throws a ServerRefusal for any answer that is not 2xx. */
+export async function requireOk(res: Response): Promise<Response> {
+  if (res.ok) return res;
+  let code = 'http-error';
+  let message = res.statusText;
+  let details: unknown = {};
+  try {
+    const body = (await res.json()) as { error?: { code: string; message: string; details: unknown } };
+    if (body.error) ({ code, message, details } = body.error);
+  } catch {
+    // not our error shape: the status says enough
+  }
+  throw new ServerRefusal(res.status, code, message, details);
+}
+
+export async function getJson<T>(url: string): Promise<T> {
+  return (await (await requireOk(await fetch(url))).json()) as T;
+}
+
+/** Parses `--name value` flags (and bare arguments) from argv. */
+export function parseArgs(
+  args: string[],
+  known: Record<string, 'value' | 'list' | 'flag'>,
+): { positional: string[]; flags: Record<string, string | string[] | true> } {
+  const positional: string[] = [];
+  const flags: Record<string, string | string[] | true> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const kind = known[name];
+    if (!kind) throw new UsageError(`unknown option --${name}`);
+    if (kind === 'flag') {
+      flags[name] = true;
+      continue;
+    }
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    if (kind === 'list') flags[name] = [...((flags[name] as string[] | undefined) ?? []), value];
+    else flags[name] = value;
+  }
+  return { positional, flags };
+}
+
+export class UsageError extends Error {}
+
+/** A one-line progress bar on stderr, drawn only on a terminal and at most ~10 times a second. */
+export class Progress {
+  private done = 0;
+  private drawnAt = 0;
+  private readonly tty = process.stderr.isTTY === true;
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+  ) {}
+
+  advance(bytes: number): void {
+    this.done += bytes;
+    const now = Date.now();
+    if (this.tty && now - this.drawnAt > 100) {
+      this.drawnAt = now;
+      this.draw();
+    }
+  }
+
+  finish(): void {
+    if (!this.tty) return;
+    this.done = this.total;
+    this.draw();
+    process.stderr.write('\n');
+  }
+
+  private draw(): void {
+    const width = 30;
+    const ratio = this.total > 0 ? Math.min(this.done / this.total, 1) : 1;
+    const filled = Math.round(ratio * width);
+    const bar = `${'#'.repeat(filled)}${' '.repeat(width - filled)}`;
+    const mib = (n: number) => (n / 1048576).toFixed(1);
+    process.stderr.write(
+      `\r[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}% ${mib(this.done)}/${mib(this.total)} MiB ${this.label}`,
+    );
+  }
+}
