@@ -23,6 +23,8 @@ CREATE INDEX "manifests_stored_idx" ON "manifests" USING btree ("repository","st
 CREATE INDEX "manifests_schema_idx" ON "manifests" USING btree ("repository","metadata_schema","stored_seq");--> statement-breakpoint
 CREATE INDEX "manifests_metadata_idx" ON "manifests" USING gin ("metadata" jsonb_path_ops);--> statement-breakpoint
 CREATE INDEX "manifests_annotations_idx" ON "manifests" USING gin ("annotations" jsonb_path_ops);--> statement-breakpoint
+CREATE INDEX "repository_blobs_sha256_idx" ON "repository_blobs" USING btree ("sha256","repository");
+--> statement-breakpoint
 -- Variants are listed in byte order, like tags and repository names.
 ALTER TABLE "metadata_schemas" ALTER COLUMN "variant" SET DATA TYPE text COLLATE "C";--> statement-breakpoint
 -- Manifests stored before this migration: their time and native address, exactly as replaying the

@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // artifact-store command line: `serve` runs the registry; `verify` and `events` check and repair a
-// stopped one (they take DATA_DIR's lock, as the server does).
+// stopped one (they take DATA_DIR's lock, as the server does); `events tail`, `push` and `pull` talk
+// to a running one over the native API.
 import { readFileSync } from 'node:fs';
+import { runClientCommand } from './cli/client.js';
+import { eventsTail } from './cli/events-tail.js';
+import { PULL_HELP, pull } from './cli/pull.js';
+import { PUSH_HELP, push } from './cli/push.js';
 import { CONFIG_HELP, ConfigError, loadConfig } from './config.js';
 import { DatabaseOpenError } from './control-plane/db.js';
 import { EmbeddedPostgresError } from './control-plane/embedded-postgres.js';
@@ -19,6 +24,14 @@ Commands:
                         --repair quarantines damaged bytes, removes strays, rebuilds views
   events verify         check the event log's hash chain
   events rebuild        rebuild every view table from the event log
+  events tail [--after N] [--type T] [--repository R] [--url URL]
+                        print a running server's events as JSON lines as they are committed, until
+                        interrupted (reconnects after 1 s when the connection drops, printing nothing
+                        twice); from event N+1 with --after N, else only new ones; --type takes a
+                        comma-separated list, an entry like manifest.* matches a prefix; --url defaults
+                        to $ARTIFACT_STORE_URL, else http://127.0.0.1:5000
+  ${PUSH_HELP}
+  ${PULL_HELP}
   --version             print the version
   help                  show this help
 
@@ -53,6 +66,10 @@ async function main(argv: string[]): Promise<number> {
       return verify(rest);
     case 'events':
       return events(rest);
+    case 'push':
+      return runClientCommand('push', () => push(rest));
+    case 'pull':
+      return runClientCommand('pull', () => pull(rest));
     default:
       process.stderr.write(`artifact-store: unknown command "${command}" (try --help)\n`);
       return 2;
@@ -105,8 +122,10 @@ async function verify(args: string[]): Promise<number> {
 
 async function events(args: string[]): Promise<number> {
   const [action, ...extra] = args;
+  // tail talks to a running server over HTTP; the others open the stopped one's DATA_DIR.
+  if (action === 'tail') return eventsTail(extra);
   if ((action !== 'verify' && action !== 'rebuild') || extra.length > 0) {
-    return usageError('events: use "events verify" or "events rebuild"');
+    return usageError('events: use "events verify", "events rebuild" or "events tail"');
   }
   const registry = await openRegistry(loadConfig());
   try {

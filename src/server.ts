@@ -123,6 +123,7 @@ export async function startServer(config: Config): Promise<RunningRegistry> {
     port,
     async close() {
       await stopSweeper();
+      registry.ctx.logSignal.close();
       await closeServer(server);
       await registry.close();
     },

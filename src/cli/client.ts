@@ -53,13 +53,15 @@ export function parseArgs(
   const flags: Record<string, string | string[] | true> = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith('--')) {
+    // `--name[=value]`, or a one-letter `-o`
+    const short = /^-[a-zA-Z]$/.test(arg);
+    if (!arg.startsWith('--') && !short) {
       positional.push(arg);
       continue;
     }
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const [name, inline] = arg.slice(short ? 1 : 2).split(/=(.*)/s, 2) as [string, string | undefined];
     const kind = known[name];
-    if (!kind) throw new UsageError(`unknown option --${name}`);
+    if (!kind) throw new UsageError(`unknown option ${arg}`);
     if (kind === 'flag') {
       flags[name] = true;
       continue;
@@ -110,5 +112,34 @@ export class Progress {
     process.stderr.write(
       `\r[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}% ${mib(this.done)}/${mib(this.total)} MiB ${this.label}`,
     );
+  }
+}
+
+/** Runs a client command: a refusal, a usage mistake or an unreachable server is one line on stderr. */
+export async function runClientCommand(name: string, run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof ServerRefusal) {
+      process.stderr.write(`artifact-store ${name}: refused: ${error.describe()}\n`);
+      return 1;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`artifact-store ${name}: ${error.message} (try --help)\n`);
+      return 2;
+    }
+    if (error instanceof TypeError && error.message === 'fetch failed') {
+      const cause = (error.cause as Error | undefined)?.message ?? 'connection failed';
+      process.stderr.write(`artifact-store ${name}: cannot reach the server: ${cause}\n`);
+      return 1;
+    }
+    if (
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+      (error as NodeJS.ErrnoException).code === 'EISDIR'
+    ) {
+      process.stderr.write(`artifact-store ${name}: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
   }
 }

@@ -173,7 +173,9 @@ export async function repositorySummaries(
       packages: sql<number>`(select count(*) from manifests m where m.repository = repositories.name)::int`,
       tags: sql<number>`(select count(*) from tags t where t.repository = repositories.name)::int`,
       size: sql<string>`(select coalesce(sum(b.size), 0) from repository_blobs rb join blobs b on b.sha256 = rb.sha256 where rb.repository = repositories.name) + (select coalesce(sum(m.size), 0) from manifests m where m.repository = repositories.name)`,
-      lastPushAt: sql<string | null>`(select max(m.stored_at) from manifests m where m.repository = repositories.name)`,
+      lastPushAt: sql<
+        string | null
+      >`(select max(m.stored_at) from manifests m where m.repository = repositories.name)`,
     })
     .from(repositories)
     .where(where)

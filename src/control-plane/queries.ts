@@ -1,9 +1,10 @@
 // The read side: every query over the view tables, so the registry layer never builds SQL. Each
 // selects only the columns its caller uses. Mutations pass their transaction (`Mutation.tx`).
-import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, type SQL, sql } from 'drizzle-orm';
+import { alias, unionAll } from 'drizzle-orm/pg-core';
 import type { Digest } from '../digest.js';
 import type { Database } from './db.js';
-import { blobs, manifests, repositories, repositoryBlobs, tags, uploads } from './schema.js';
+import { blobs, events, manifests, repositories, repositoryBlobs, tags, uploads } from './schema.js';
 
 export type BlobRow = typeof blobs.$inferSelect;
 
@@ -220,4 +221,90 @@ export async function allBlobs(db: Database): Promise<{ sha256: string; blake3: 
 /** Every manifest row (for verification). */
 export async function allManifests(db: Database): Promise<ManifestRow[]> {
   return db.select(MANIFEST_COLUMNS).from(manifests);
+}
+
+// ---- native API: blobs by either digest, and the event log as a stream ----
+
+/** Repositories a blob is linked to, in name order, at most `limit`. */
+export async function blobRepositories(db: Database, sha256: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ repository: repositoryBlobs.repository })
+    .from(repositoryBlobs)
+    .where(eq(repositoryBlobs.sha256, sha256))
+    .orderBy(asc(repositoryBlobs.repository))
+    .limit(limit);
+  return rows.map((r) => r.repository);
+}
+
+/** One event with the hash of the one before it (null for the first). */
+export interface EventRow {
+  seq: number;
+  type: string;
+  payload: unknown;
+  at: Date;
+  hash: string;
+  previousHash: string | null;
+}
+
+export interface EventPageQuery {
+  after: number;
+  limit: number;
+  /** Exact types (any when undefined; none when empty). */
+  types?: readonly string[];
+  repository?: string;
+}
+
+/**
+ * Every distinct event type, found by one probe of events_type_idx per type (a loose index scan), not
+ * by reading the log: how `manifest.*` becomes the list of types it matches.
+ */
+export async function eventTypes(db: Database): Promise<string[]> {
+  const rows = await db.execute<{ type: string }>(sql`
+    with recursive found(type) as (
+      (select type from events order by type limit 1)
+      union all
+      select (select e.type from events e where e.type > found.type order by e.type limit 1)
+      from found where found.type is not null
+    )
+    select type from found where type is not null`);
+  return [...rows].map((r) => r.type);
+}
+
+/**
+ * A page of the log after `after`, in sequence order: keyset ranges with LIMIT, whatever the filter,
+ * so a page never reads the log from its start. A repository is a range of events_repository_idx
+ * (types are checked on its rows). Several types are one range per type, merged by sequence (an IN
+ * list over events_type_idx would read every matching row to sort them); each range is served by
+ * events_type_idx, or by the primary key with a filter when the type is common (the planner's
+ * choice). No filter reads the primary key.
+ */
+export async function eventPage(db: Database, query: EventPageQuery): Promise<EventRow[]> {
+  const { after, limit, types, repository } = query;
+  if (types?.length === 0) return [];
+  const page = (typeFilter: SQL | undefined) => {
+    const previous = alias(events, 'previous');
+    const where: (SQL | undefined)[] = [gt(events.seq, after), typeFilter];
+    // Written as the index expression, so events_repository_idx serves it.
+    if (repository !== undefined) where.push(sql`(${events.payload}->>'repository') = ${repository}`);
+    return db
+      .select({
+        seq: events.seq,
+        type: events.type,
+        payload: events.payload,
+        at: events.at,
+        hash: events.hash,
+        previousHash: previous.hash,
+      })
+      .from(events)
+      .leftJoin(previous, eq(previous.seq, sql`${events.seq} - 1`))
+      .where(and(...where))
+      .orderBy(asc(events.seq))
+      .limit(limit);
+  };
+  if (types === undefined) return page(undefined);
+  if (repository !== undefined || types.length === 1) return page(inArray(events.type, [...types]));
+  const [first, second, ...rest] = types.map((type) => page(eq(events.type, type)));
+  return unionAll(first!, second!, ...rest)
+    .orderBy(asc(events.seq))
+    .limit(limit);
 }

@@ -72,7 +72,11 @@ export const repositoryBlobs = pgTable(
     sha256: text('sha256').notNull(),
     linkedSeq: bigint('linked_seq', { mode: 'number' }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.repository, t.sha256] })],
+  // The second index answers "which repositories have this blob" (the native blob info).
+  (t) => [
+    primaryKey({ columns: [t.repository, t.sha256] }),
+    index('repository_blobs_sha256_idx').on(t.sha256, t.repository),
+  ],
 );
 
 /**

@@ -114,11 +114,12 @@ export class UploadWriter {
   /**
    * Completes the session in one step: appends the final chunk (if any), checks the digest, publishes
    * the bytes under their sha256 (an existing blob wins) and runs `commit`. On a digest mismatch the
-   * session ends without a blob (`abandon`) and DomainError('digest-mismatch') is thrown.
+   * session ends without a blob (`abandon`) and DomainError('digest-mismatch') is thrown. Several
+   * expected digests (of different algorithms) are all checked before anything is published.
    */
   complete(
     id: string,
-    expected: Digest,
+    expected: Digest | readonly Digest[],
     final: { body: Readable; options: AppendOptions } | undefined,
     hooks: CompleteHooks,
   ): Promise<BlobDigests> {
@@ -151,21 +152,27 @@ export class UploadWriter {
 
   private async completeLocked(
     id: string,
-    expected: Digest,
+    expected: Digest | readonly Digest[],
     final: { body: Readable; options: AppendOptions } | undefined,
     hooks: CompleteHooks,
     committed: number,
   ): Promise<BlobDigests> {
+    const wanted = ([] as Digest[]).concat(expected);
+    if (wanted.length === 0) throw new Error('complete needs at least one expected digest');
     // A failed final chunk leaves the session as it was (its offset record is not touched).
     const offset = final ? await this.appendLocked(id, final.body, final.options, committed) : committed;
-    const digests = await this.digestLocked(id, offset, expected.algorithm === 'sha512');
-    const actual = digests[expected.algorithm];
-    if (actual !== expected.hex) {
+    const digests = await this.digestLocked(
+      id,
+      offset,
+      wanted.some((d) => d.algorithm === 'sha512'),
+    );
+    const wrong = wanted.find((d) => digests[d.algorithm] !== d.hex);
+    if (wrong) {
       await hooks.abandon();
       await this.discard(id);
       throw new DomainError('digest-mismatch', 'the digest does not match the uploaded content', {
-        expected: `${expected.algorithm}:${expected.hex}`,
-        actual: `${expected.algorithm}:${actual}`,
+        expected: `${wrong.algorithm}:${wrong.hex}`,
+        actual: `${wrong.algorithm}:${digests[wrong.algorithm]}`,
       });
     }
     await this.publishLocked(id, digests);

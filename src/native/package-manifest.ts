@@ -171,7 +171,7 @@ function requireStorable(value: CborValue, at: string): void {
   if (typeof value === 'string') {
     if (value.includes('\0')) throw invalid(`${at} must not contain a NUL character`, at);
   } else if (Array.isArray(value)) {
-    value.forEach((item, i) => requireStorable(item, `${at}/${i}`));
+    for (const [i, item] of value.entries()) requireStorable(item, `${at}/${i}`);
   } else if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
     for (const [key, item] of Object.entries(value)) {
       if (key.includes('\0')) throw invalid(`${at} must not have a key with a NUL character`, at);

@@ -1,7 +1,13 @@
 // Blob operations of the registry: lookup, reading, mount, unlink, and linking freshly stored content.
 import type { Readable } from 'node:stream';
 import type { Mutation } from '../control-plane/event-log.js';
-import { type BlobRow, findBlob, findRepositoryBlob, isBlobLinked } from '../control-plane/queries.js';
+import {
+  type BlobRow,
+  blobRepositories,
+  findBlob,
+  findRepositoryBlob,
+  isBlobLinked,
+} from '../control-plane/queries.js';
 import type { ByteRange } from '../data-plane/driver.js';
 import type { BlobDigests } from '../data-plane/hasher.js';
 import { type Digest, formatDigest } from '../digest.js';
@@ -20,6 +26,52 @@ export interface BlobInfo {
 export async function statBlob(ctx: RegistryContext, repository: string, digest: Digest): Promise<BlobInfo> {
   const blob = await findRepositoryBlob(ctx.db, repository, digest);
   if (!blob) throw unknownBlob(digest);
+  await requireBytes(ctx, blob, digest);
+  return { sha256: blob.sha256, size: blob.size };
+}
+
+/** A blob's record: every digest (hex) and its size. */
+export interface StoredBlob extends BlobInfo {
+  blake3: string;
+  sha512?: string;
+}
+
+/**
+ * A blob anywhere in the registry (the native API: blobs belong to no repository), found by any of
+ * its digests, with its bytes checked as statBlob does.
+ */
+export async function statStoredBlob(ctx: RegistryContext, digest: Digest): Promise<StoredBlob> {
+  const blob = await findBlob(ctx.db, digest);
+  if (!blob) throw unknownBlob(digest);
+  await requireBytes(ctx, blob, digest);
+  return storedBlob(blob);
+}
+
+/** How many repository names blobDetails lists. */
+const LISTED_REPOSITORIES = 100;
+
+/** A blob's record and the repositories it is linked to (the first LISTED_REPOSITORIES by name). */
+export async function blobDetails(
+  ctx: RegistryContext,
+  digest: Digest,
+): Promise<StoredBlob & { repositories: string[] }> {
+  const blob = await findBlob(ctx.db, digest);
+  if (!blob) throw unknownBlob(digest);
+  const repositories = await blobRepositories(ctx.db, blob.sha256, LISTED_REPOSITORIES);
+  return { ...storedBlob(blob), repositories };
+}
+
+function storedBlob(blob: BlobRow): StoredBlob {
+  return {
+    sha256: blob.sha256,
+    blake3: blob.blake3,
+    size: blob.size,
+    ...(blob.sha512 ? { sha512: blob.sha512 } : {}),
+  };
+}
+
+/** Missing or damaged bytes are blob-unavailable (a stat: the size must match the record). */
+async function requireBytes(ctx: RegistryContext, blob: BlobRow, digest: Digest): Promise<void> {
   const stored = await ctx.content.size(blob.sha256);
   if (stored !== blob.size) {
     throw new DomainError(
@@ -28,7 +80,6 @@ export async function statBlob(ctx: RegistryContext, repository: string, digest:
       { digest: formatDigest(digest) },
     );
   }
-  return { sha256: blob.sha256, size: blob.size };
 }
 
 /** Opens the blob's bytes (or a range); fails before the first byte if storage cannot deliver them. */

@@ -3,6 +3,18 @@
 // PostgreSQL LISTEN/NOTIFY for that.
 export class LogSignal {
   private waiters = new Set<() => void>();
+  private ended = false;
+
+  /** True once the server is shutting down: followers of the log end their streams. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Wakes every waiter for good (server shutdown), so open event streams end at once. */
+  close(): void {
+    this.ended = true;
+    this.notify();
+  }
 
   /** Called after a mutation commits. */
   notify(): void {
@@ -14,7 +26,7 @@ export class LogSignal {
   /** Resolves at the next commit, after `timeoutMs`, or when `signal` aborts, whichever comes first. */
   wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
+      if (signal?.aborted || this.ended) return resolve();
       const done = () => {
         clearTimeout(timer);
         this.waiters.delete(done);

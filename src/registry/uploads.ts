@@ -77,12 +77,15 @@ export async function completeUpload(
   return formatDigest(digest);
 }
 
-/** As completeUpload, answering with every digest of the stored blob and its size. */
+/**
+ * As completeUpload, answering with every digest of the stored blob and its size. Several expected
+ * digests (sha256 and blake3) are all checked before the blob is published.
+ */
 export async function completeUploadWithDigests(
   ctx: RegistryContext,
   repository: SessionScope,
   id: string,
-  digest: Digest,
+  digest: Digest | readonly Digest[],
   final?: { body: Readable; chunk: ChunkOptions },
 ): Promise<BlobDigests> {
   let stored: BlobDigests | undefined;
@@ -114,6 +117,15 @@ export async function storeBlob(
     withMutation(ctx, (m) => recordAndLinkBlob(m, repository, digests, 'upload')),
   );
   return formatDigest(digest);
+}
+
+/**
+ * When the session expires unless written to again: its last write plus the expiry time (read
+ * outside the lock, so it is as of this moment; a session gone meanwhile answers from now).
+ */
+export async function uploadExpiresAt(ctx: RegistryContext, id: string): Promise<Date> {
+  const last = (await ctx.uploads.lastWrite(id)) ?? new Date();
+  return new Date(last.getTime() + ctx.limits.uploadExpiryMs);
 }
 
 export function cancelUpload(ctx: RegistryContext, repository: SessionScope, id: string): Promise<void> {

@@ -1,6 +1,7 @@
 // Runs the built CLI (dist/cli.js) as a child process, for tests that kill and restart the server.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 
 export interface ServerProcess {
   url: string;
@@ -67,10 +68,16 @@ export interface CliResult {
  * Runs `node dist/cli.js <args>` to completion. A command still running after `guardMs` is killed
  * and reported as hung (a generous bound that catches hangs; speed is measured elsewhere).
  */
-export function runCli(args: string[], env: Record<string, string>, guardMs = 30_000): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  guardMs = 30_000,
+  cwd?: string,
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/cli.js', ...args], {
+    const child = spawn(process.execPath, [resolvePath('dist/cli.js'), ...args], {
       env: { ...process.env, ...env },
+      ...(cwd ? { cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -77,7 +77,9 @@ describe('typed metadata', () => {
     });
     expect(bad.status).toBe(422);
     expect(bad.body.error?.code).toBe('metadata-invalid');
-    const pointers = (bad.body.error?.details.errors as { pointer: string }[]).map((e) => e.pointer).sort();
+    const pointers = ((bad.body.error?.details.errors ?? []) as { pointer: string }[])
+      .map((e) => e.pointer)
+      .sort();
     expect(pointers).toEqual(
       expect.arrayContaining(['/metadata', '/metadata/duration_ms', '/metadata/runner', '/metadata/status']),
     );

@@ -124,6 +124,37 @@ describe('UploadWriter', () => {
     expect(await readdir(join(root, 'blobs')).catch(() => [])).toEqual([]);
   });
 
+  it('checks every expected digest before publishing: a wrong BLAKE3 beside a right SHA-256 stores nothing', async () => {
+    const bytes = randomBytes(3000);
+    const blake3 = parseDigest(`blake3:${hashBytes(bytes).blake3}`);
+    const both = await writer.create();
+    await writer.append(both, body(bytes), {}, open);
+    const commits: string[] = [];
+    const digests = await writer.complete(both, [sha256(bytes), blake3], undefined, completeHooks(commits));
+    expect(digests).toEqual(hashBytes(bytes));
+    expect(commits).toEqual([digests.sha256]);
+
+    const other = randomBytes(3000);
+    const id = await writer.create();
+    await writer.append(id, body(other), {}, open);
+    let abandoned = false;
+    const hooks = {
+      ...completeHooks(commits),
+      abandon: async () => {
+        abandoned = true;
+      },
+    };
+    const wrongBlake3 = parseDigest(`blake3:${hashBytes(bytes).blake3}`);
+    await expect(writer.complete(id, [sha256(other), wrongBlake3], undefined, hooks)).rejects.toMatchObject({
+      code: 'digest-mismatch',
+      detail: { expected: `blake3:${wrongBlake3.hex}`, actual: `blake3:${hashBytes(other).blake3}` },
+    });
+    expect(abandoned).toBe(true);
+    expect(commits).toHaveLength(1);
+    expect(await writer.offset(id)).toBeUndefined();
+    await expect(stat(join(root, blobPath(sha256(other).hex)))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('runs steps on one session one after the other: an append waiting behind completion finds it gone', async () => {
     const data = randomBytes(1 << 20);
     const id = await writer.create();

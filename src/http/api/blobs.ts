@@ -1,4 +1,142 @@
-// (stub) native API routes: blobs.
+// Native blobs: the whole registry's content, by either digest (sha256 or blake3), streamed as /v2/
+// streams blobs (never buffered, ranges as RFC 9110 says), with both digests in the headers.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { createRoute, z } from '@hono/zod-openapi';
+import { parseDigest } from '../../digest.js';
+import { DomainError } from '../../errors.js';
+import { blobDetails, readBlob, statStoredBlob } from '../../registry/blobs.js';
+import { parseRangeHeader } from '../request.js';
+import { API_VERSION_HEADER } from '../v2/responses.js';
 import type { RouteModule } from './app.js';
+import { AnyDigest, Blake3Digest, errorResponses, Sha256Digest } from './schemas.js';
 
-export const blobsRoutes: RouteModule = (_api, _ctx) => {};
+const TAGS = ['blobs'];
+
+const DigestParam = z.object({
+  digest: AnyDigest.openapi({
+    param: { name: 'digest', in: 'path' },
+    description: 'sha256 or blake3 digest',
+  }),
+});
+
+const RangeHeader = z.object({
+  range: z
+    .string()
+    .optional()
+    .openapi({ description: 'bytes=<first>-<last> (one range); others read the whole blob' }),
+});
+
+const blobHeaders = z.object({
+  'Content-Length': z.string(),
+  'Content-Range': z.string().optional().openapi({ description: 'on 206' }),
+  'Accept-Ranges': z.string().openapi({ example: 'bytes' }),
+  ETag: z.string().openapi({ description: '"sha256:<hex>"' }),
+  'Digest-Sha256': Sha256Digest,
+  'Digest-Blake3': Blake3Digest,
+});
+
+const bytes = { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } };
+
+const getBlobRoute = createRoute({
+  method: 'get',
+  path: '/blobs/{digest}',
+  operationId: 'getBlob',
+  summary: 'A blob (or one range of it) by its sha256 or blake3 digest',
+  tags: TAGS,
+  request: { params: DigestParam, headers: RangeHeader },
+  responses: {
+    200: { description: 'the bytes', headers: blobHeaders, content: bytes },
+    206: { description: 'the requested range', headers: blobHeaders, content: bytes },
+    ...errorResponses(400, 404, 416, 503),
+  },
+});
+
+// Hono answers HEAD with the GET handler (without the body): this declaration only documents it.
+const headBlobRoute = createRoute({
+  method: 'head',
+  path: '/blobs/{digest}',
+  operationId: 'headBlob',
+  summary: "A blob's headers (size, both digests), without its bytes",
+  tags: TAGS,
+  request: { params: DigestParam, headers: RangeHeader },
+  responses: {
+    200: { description: 'the blob is readable', headers: blobHeaders },
+    206: { description: 'the requested range is readable', headers: blobHeaders },
+    400: { description: 'malformed digest' },
+    404: { description: 'unknown blob' },
+    416: { description: 'range not satisfiable' },
+    503: { description: 'stored bytes are unreadable' },
+  },
+});
+
+const BlobInfo = z
+  .object({
+    sha256: Sha256Digest,
+    blake3: Blake3Digest,
+    sha512: z.string().optional().openapi({ description: 'when a client pushed it by sha512' }),
+    size: z.number().int(),
+    repositories: z.array(z.string()).openapi({ description: 'repositories it is linked to (first 100)' }),
+  })
+  .openapi('BlobInfo');
+
+const infoRoute = createRoute({
+  method: 'get',
+  path: '/blobs/{digest}/info',
+  operationId: 'getBlobInfo',
+  summary: "A blob's digests, size and the repositories it is linked to",
+  tags: TAGS,
+  request: { params: DigestParam },
+  responses: {
+    200: { description: 'the blob', content: { 'application/json': { schema: BlobInfo } } },
+    ...errorResponses(400, 404),
+  },
+});
+
+export const blobsRoutes: RouteModule = (api, ctx) => {
+  api.openapi(getBlobRoute, async (c) => {
+    const blob = await statStoredBlob(ctx, parseDigest(c.req.valid('param').digest));
+    const range = parseRangeHeader(c.req.header('range'), blob.size);
+    if (range.kind === 'unsatisfiable') {
+      throw new DomainError('range-unsatisfiable', 'requested range not satisfiable', { size: blob.size });
+    }
+    const byteRange = range.kind === 'range' ? range.range : undefined;
+    const status = byteRange ? 206 : 200;
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(byteRange ? byteRange.end - byteRange.start + 1 : blob.size),
+      'Accept-Ranges': 'bytes',
+      ETag: `"sha256:${blob.sha256}"`,
+      'Digest-Sha256': `sha256:${blob.sha256}`,
+      'Digest-Blake3': `blake3:${blob.blake3}`,
+    };
+    if (byteRange) headers['Content-Range'] = `bytes ${byteRange.start}-${byteRange.end}/${blob.size}`;
+    if (c.req.method === 'HEAD' || blob.size === 0) return new Response(null, { status, headers });
+    // Opened before any header is written: bytes that went missing are an error answer, not a short body.
+    const stream = await readBlob(ctx, blob, byteRange);
+    const outgoing = c.env?.outgoing;
+    if (outgoing) {
+      // As /v2/: the file is piped straight into the socket (no web-stream round trip).
+      outgoing.writeHead(status, { ...headers, ...API_VERSION_HEADER });
+      pipeline(stream, outgoing).catch(() => {}); // the client went away; both ends are closed
+      return RESPONSE_ALREADY_SENT;
+    }
+    return new Response(Readable.toWeb(stream) as ReadableStream, { status, headers });
+  });
+  api.openAPIRegistry.registerPath(headBlobRoute);
+
+  api.openapi(infoRoute, async (c) => {
+    const blob = await blobDetails(ctx, parseDigest(c.req.valid('param').digest));
+    return c.json(
+      {
+        sha256: `sha256:${blob.sha256}`,
+        blake3: `blake3:${blob.blake3}`,
+        ...(blob.sha512 ? { sha512: `sha512:${blob.sha512}` } : {}),
+        size: blob.size,
+        repositories: blob.repositories,
+      },
+      200,
+    );
+  });
+};

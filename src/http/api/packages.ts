@@ -109,7 +109,9 @@ const putPackage = createRoute({
   request: {
     params: z.object({
       repo: RepositoryParam,
-      ref: z.string().openapi({ param: { name: 'ref', in: 'path' }, description: 'the tag to publish under' }),
+      ref: z
+        .string()
+        .openapi({ param: { name: 'ref', in: 'path' }, description: 'the tag to publish under' }),
     }),
     query: z.object({ policy: Policy }),
     body: PackageBodies,
