@@ -17,6 +17,12 @@ export const MEDIA_TYPES = {
 const SUPPORTED = new Set<string>(Object.values(MEDIA_TYPES));
 const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
 
+/**
+ * Annotations up to this size (as JSON) are copied into the event log and indexed for queries; larger
+ * ones are left in the manifest bytes only, so a big annotation is not stored twice.
+ */
+export const MAX_INDEXED_ANNOTATIONS = 16 * 1024;
+
 /** Deepest nesting of objects and arrays accepted (real manifests are about 4 deep). */
 const MAX_MANIFEST_DEPTH = 64;
 
@@ -37,7 +43,10 @@ export interface ParsedManifest {
   subject?: string;
   /** The referrers API's artifactType: the manifest's own, else (image manifest) its config's. */
   artifactType?: string;
-  /** The manifest's annotations, for queries — absent when a value cannot be stored in a column. */
+  /**
+   * The manifest's annotations, for queries — absent when a value cannot be stored in a column, or
+   * when they are larger than MAX_INDEXED_ANNOTATIONS (the bytes stay the only copy of big ones).
+   */
   annotations?: Record<string, string>;
 }
 
@@ -65,7 +74,9 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   if (subject !== undefined) parsed.subject = descriptor(subject, 'subject').digest;
   if (doc.annotations !== undefined) {
     const annotations = stringMap(doc.annotations, 'annotations');
-    if (isStorableMap(annotations)) parsed.annotations = annotations;
+    if (isStorableMap(annotations) && JSON.stringify(annotations).length <= MAX_INDEXED_ANNOTATIONS) {
+      parsed.annotations = annotations;
+    }
   }
   const artifactType = storable(optionalString(doc, 'artifactType'), 'artifactType');
 

@@ -166,6 +166,7 @@ async function summarise(ctx: RegistryContext, row: PackageRow, tags: string[]):
   if (summary.kind === 'native') {
     const manifest = decodeCanonical(await packageCbor(ctx, row)) as CborMap;
     const files = (toJson(manifest.files ?? []) as Record<string, unknown>[]) ?? [];
+    summary.annotations = (toJson(manifest.annotations ?? {}) as Record<string, string>) ?? {};
     summary.files = files.map((f) => ({
       path: f.path as string,
       media_type: f.media_type as string,

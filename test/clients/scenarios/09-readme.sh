@@ -2,14 +2,15 @@
 # "<!-- example: NAME -->" in README.md runs with `bash -euo pipefail`, in README order, each in a
 # fresh empty folder, with a fresh HOME (no client config from run.sh: e.g. the regctl block must set
 # up plain HTTP itself) and a PATH on which the client names the README uses resolve to the pinned
-# binaries: oras, crane, regctl -> .tools/bin; skopeo -> the system's; cosign -> .tools/bin/cosign2
+# binaries: oras, crane, regctl -> .tools/bin; artifact-store -> this checkout's dist/cli.js;
+# skopeo -> the system's; cosign -> .tools/bin/cosign2
 # in the block "cosign-v2" and .tools/bin/cosign3 in "cosign-v3" (the README calls both majors
 # `cosign`, and each cosign block says which one it needs). .tools/bin itself is not on that PATH.
 # The one change made to the text: the README's registry, 127.0.0.1:5000 (`npm start`), becomes this
 # run's $REG, because the test server listens on a free port. Fails, naming them, if any block fails
 # or if the README's list of examples is not the expected one.
 source "$ROOT/test/clients/lib.sh"
-EXPECTED="oras crane cosign-v2 cosign-v3 skopeo regctl"
+EXPECTED="oras crane cosign-v2 cosign-v3 skopeo regctl native-api native-cli"
 
 step "extract the marked blocks from README.md"
 mkdir blocks
@@ -55,6 +56,9 @@ for block in blocks/*.sh; do
   mkdir "$bin"
   for tool in oras crane regctl; do ln -s "$ROOT/.tools/bin/$tool" "$bin/$tool"; done
   ln -s "$skopeo_bin" "$bin/skopeo"
+  # the CLI of this checkout, as `artifact-store` (an installed package's bin)
+  printf '#!/bin/sh\nexec node "%s/dist/cli.js" "$@"\n' "$ROOT" >"$bin/artifact-store"
+  chmod +x "$bin/artifact-store"
   case $name in
     cosign-v*) ln -s "$ROOT/.tools/bin/cosign${name#cosign-v}" "$bin/cosign" ;;
   esac
