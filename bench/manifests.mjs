@@ -92,18 +92,19 @@ export async function pushImage(t, repo, tag) {
  * after `seconds`; every answer must be 200 with the pushed bytes. Gives up after 100 errors.
  * @param {string} repo
  * @param {string} tag
- * @param {SmallBlob} manifest
+ * @param {SmallBlob} manifest the expected body and digest
  * @param {{ base: string, count: number, concurrency: number, seconds: number }} load
+ * @param {{ path?: string, accept?: string }} [target] another path (e.g. the native API's) and Accept
  * @returns {Promise<LoadResult>}
  */
-export async function manifestLoad(repo, tag, manifest, { base, count, concurrency, seconds }) {
+export async function manifestLoad(repo, tag, manifest, { base, count, concurrency, seconds }, target = {}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const { hostname, port } = new URL(base);
   const options = {
     hostname,
     port,
-    path: `/v2/${repo}/manifests/${tag}`,
-    headers: { Accept: ACCEPT },
+    path: target.path ?? `/v2/${repo}/manifests/${tag}`,
+    headers: { Accept: target.accept ?? ACCEPT },
     agent,
   };
   const latencies = new Float64Array(count);

@@ -29,6 +29,10 @@ export async function resolvePackage(
   repository: string,
   ref: string,
 ): Promise<PackageRow> {
+  // Cached only with the embedded database (one writer), and dropped around every mutation.
+  const cached = ctx.cache.getPackage(repository, ref);
+  if (cached) return cached;
+  const token = ctx.cache.token();
   let row: PackageRow | undefined;
   if (ref.startsWith('blake3:') || ref.startsWith('sha256:')) {
     try {
@@ -53,6 +57,7 @@ export async function resolvePackage(
     if (digest !== undefined) row = await findPackageByDigest(ctx.db, repository, digest);
   }
   if (!row) throw new DomainError('manifest-unknown', 'package unknown to registry', { repository, ref });
+  ctx.cache.setPackage(token, ref, row);
   return row;
 }
 
@@ -76,9 +81,19 @@ export async function packageCbor(ctx: RegistryContext, row: PackageRow): Promis
  * The package as JSON: a native package's JCS projection (which publishes back to the same address),
  * or the native view of an OCI manifest (its layers as files with both digests).
  */
-export async function packageJson(ctx: RegistryContext, row: PackageRow): Promise<string> {
-  if (kindOf(row) === 'native') return toJcs(decodeCanonical(await packageCbor(ctx, row)));
-  return canonicalize(await ociView(ctx, row)) as string;
+export async function packageJson(ctx: RegistryContext, row: PackageRow): Promise<Buffer> {
+  // Content-addressed, so rendered once: the CBOR (native) or the manifest bytes (oci) never change,
+  // nor do the blake3 digests of the blobs an OCI manifest names.
+  const key = `json\n${row.packageSha256 ?? row.sha256}`;
+  const cached = ctx.cache.getBytes(key);
+  if (cached) return cached;
+  const text =
+    kindOf(row) === 'native'
+      ? toJcs(decodeCanonical(await packageCbor(ctx, row)))
+      : (canonicalize(await ociView(ctx, row)) as string);
+  const json = Buffer.from(text);
+  ctx.cache.setBytes(key, json);
+  return json;
 }
 
 async function ociView(ctx: RegistryContext, row: PackageRow) {
@@ -94,8 +109,12 @@ async function ociView(ctx: RegistryContext, row: PackageRow) {
 }
 
 async function read(ctx: RegistryContext, sha256: string, size: number, digest: string): Promise<Buffer> {
+  const cached = ctx.cache.getBytes(sha256);
+  if (cached) return cached;
   try {
-    return await ctx.content.read(sha256, size);
+    const bytes = await ctx.content.read(sha256, size);
+    ctx.cache.setBytes(sha256, bytes);
+    return bytes;
   } catch (error) {
     if (isDomainError(error, 'blob-unavailable')) {
       throw new DomainError(

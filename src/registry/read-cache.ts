@@ -4,10 +4,16 @@
 // every mutation; a generation counter keeps a read that raced a mutation from caching what it saw
 // before the commit. Every part is bounded by bytes (least recently used out first), since a client
 // chooses the sizes of what is cached (a tag's name, an artifactType, a manifest).
+import type { PackageRow } from '../control-plane/package-queries.js';
 import type { ManifestRow } from '../control-plane/queries.js';
 
 /** Budgets in bytes (strings counted at two bytes a character). */
-const BUDGET = { tags: 4 * 1024 * 1024, manifests: 8 * 1024 * 1024, bytes: 32 * 1024 * 1024 };
+const BUDGET = {
+  tags: 4 * 1024 * 1024,
+  manifests: 8 * 1024 * 1024,
+  packages: 8 * 1024 * 1024,
+  bytes: 32 * 1024 * 1024,
+};
 /** Larger manifests are not cached: one would push out hundreds of ordinary ones. */
 const LARGEST_CACHED = 1024 * 1024;
 
@@ -68,6 +74,11 @@ export class ReadCache {
   private readonly manifests = new BoundedLru<ManifestRow>(BUDGET.manifests, (key, row) =>
     text(key, row.repository, row.digest, row.mediaType, row.sha256, row.subject, row.artifactType),
   );
+  /** Native package rows by repository and reference (tag, sha256: or blake3:). */
+  private readonly packages = new BoundedLru<PackageRow>(
+    BUDGET.packages,
+    (key, row) => text(key) + 2 * JSON.stringify(row).length,
+  );
   private readonly bytes = new BoundedLru<Buffer>(BUDGET.bytes, (_, bytes) =>
     bytes.byteLength > LARGEST_CACHED ? Number.POSITIVE_INFINITY : bytes.byteLength,
   );
@@ -80,6 +91,7 @@ export class ReadCache {
     this.generation++;
     this.tags.clear();
     this.manifests.clear();
+    this.packages.clear();
   }
 
   /** A token to pass to the setters: a value read under an older generation is not cached. */
@@ -104,6 +116,15 @@ export class ReadCache {
       this.manifests.set(`${row.repository}\n${row.digest}`, row);
   }
 
+  getPackage(repository: string, ref: string): PackageRow | undefined {
+    return this.packages.get(`${repository}\n${ref}`);
+  }
+
+  setPackage(token: number, ref: string, row: PackageRow): void {
+    if (this.metadata && token === this.generation) this.packages.set(`${row.repository}\n${ref}`, row);
+  }
+
+  /** Immutable content by key: manifest bytes by sha256, a package's rendered JSON by its own key. */
   getBytes(sha256: string): Buffer | undefined {
     return this.bytes.get(sha256);
   }
@@ -113,7 +134,12 @@ export class ReadCache {
   }
 
   /** Bytes held by each part (by the budgets' measure). */
-  sizes(): { tags: number; manifests: number; bytes: number } {
-    return { tags: this.tags.size, manifests: this.manifests.size, bytes: this.bytes.size };
+  sizes(): { tags: number; manifests: number; packages: number; bytes: number } {
+    return {
+      tags: this.tags.size,
+      manifests: this.manifests.size,
+      packages: this.packages.size,
+      bytes: this.bytes.size,
+    };
   }
 }

@@ -208,8 +208,8 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
       throw new DomainError('manifest-too-large', 'the package manifest is too large', {});
     },
   });
-  api.use('/repositories/:repo/packages', limit);
-  api.use('/repositories/:repo/packages/:ref', limit);
+  // Only where a body is read (touching the body of a GET would cost every read a full Request).
+  api.on(['PUT', 'POST'], ['/repositories/:repo/packages', '/repositories/:repo/packages/:ref'], limit);
 
   api.openapi(putPackage, async (c) => {
     const { repo, ref: tag } = c.req.valid('param');
@@ -245,7 +245,7 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
       const bytes = await packageCbor(ctx, row);
       return c.body(new Uint8Array(bytes), 200, { ...headers, 'Content-Type': CBOR }) as never;
     }
-    return c.body(await packageJson(ctx, row), 200, {
+    return c.body(new Uint8Array(await packageJson(ctx, row)), 200, {
       ...headers,
       'Content-Type': 'application/json',
     }) as never;
