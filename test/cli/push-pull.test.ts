@@ -40,26 +40,28 @@ describe('push and pull', () => {
       await writeFile(join(work, 'in', path), bytes);
     }
     await writeFile(join(work, 'meta.json'), JSON.stringify({ status: 'passed', extra: [1, 2] }));
-    const pushed = await runCli(
-      [
-        'push',
-        'cli/pkg:v1',
-        ...Object.keys(files),
-        '--metadata',
-        '../meta.json',
-        '--schema',
-        'cli.report.v1',
-        '--artifact-type',
-        'application/vnd.example.cli',
-        '--annotation',
-        'org.example.k=v=w',
-        '--url',
-        r.url,
-      ],
-      {},
-      60_000,
-      join(work, 'in'),
-    );
+    const pushFiles = () =>
+      runCli(
+        [
+          'push',
+          'cli/pkg:v1',
+          ...Object.keys(files),
+          '--metadata',
+          '../meta.json',
+          '--schema',
+          'cli.report.v1',
+          '--artifact-type',
+          'application/vnd.example.cli',
+          '--annotation',
+          'org.example.k=v=w',
+          '--url',
+          r.url,
+        ],
+        {},
+        60_000,
+        join(work, 'in'),
+      );
+    const pushed = await pushFiles();
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
     const result = JSON.parse(pushed.stdout) as { address: string; tag: { outcome: string } };
@@ -93,26 +95,7 @@ describe('push and pull', () => {
     expect(manifest.annotations).toEqual({ 'org.example.k': 'v=w' });
 
     // pushing the same files again uploads nothing new and publishes the same address
-    const again = await runCli(
-      [
-        'push',
-        'cli/pkg:v1',
-        ...Object.keys(files),
-        '--metadata',
-        '../meta.json',
-        '--schema',
-        'cli.report.v1',
-        '--artifact-type',
-        'application/vnd.example.cli',
-        '--annotation',
-        'org.example.k=v=w',
-        '--url',
-        r.url,
-      ],
-      {},
-      60_000,
-      join(work, 'in'),
-    );
+    const again = await pushFiles();
     expect(JSON.parse(again.stdout)).toMatchObject({ address: result.address, created: false });
 
     for (const ref of ['cli/pkg:v1', `cli/pkg@${result.address}`]) {

@@ -10,34 +10,14 @@ import {
   isCborMap,
   MAX_DEPTH,
 } from '../../src/native/cbor.js';
+import { cborArbitraries, encodeHex, hex, mapOf, ruleOf } from '../helpers/cbor-arbitraries.js';
 
 // Reproducible runs; FUZZ_SEED=<n> replays another seed.
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 fc.configureGlobal({ seed: SEED, numRuns: 500 });
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const fromHex = (text: string) => new Uint8Array(Buffer.from(text, 'hex'));
-const encodeHex = (value: CborValue) => hex(encodeCanonical(value));
 const decodeHex = (text: string, maxDepth?: number) => decodeCanonical(fromHex(text), { maxDepth });
-
-function ruleOf(action: () => unknown): CborRule | 'no error' {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof CborError) return error.rule;
-    throw error;
-  }
-  return 'no error';
-}
-
-/** Builds a map in the given entry order; "__proto__" becomes an own property. */
-function mapOf(entries: [string, CborValue][], nullPrototype = false): CborMap {
-  const map: CborMap = nullPrototype ? Object.create(null) : {};
-  for (const [key, value] of entries) {
-    Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
-  }
-  return map;
-}
 
 // RFC 8949 Appendix A, the items inside the data model: [value, hex].
 const APPENDIX_A: [CborValue, string][] = [
@@ -353,104 +333,7 @@ describe('encoding', () => {
 
 // ---- property tests ------------------------------------------------------------------------------------
 
-const keyArbitrary = fc.oneof(
-  fc.string({ unit: 'grapheme', maxLength: 6 }),
-  fc.string({ unit: 'binary', maxLength: 6 }),
-  fc.string({ unit: 'grapheme-ascii', maxLength: 3 }).map((s) => `$${s}`),
-  fc.constantFrom(
-    '',
-    '$',
-    '$$x',
-    '$bytes',
-    '$int',
-    '__proto__',
-    'constructor',
-    'toString',
-    '9',
-    '10',
-    'é',
-    '😀',
-  ),
-);
-const bigIntArbitrary = fc.oneof(
-  fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n }),
-  fc.bigInt({ min: -(2n ** 64n), max: -(2n ** 53n) }),
-  fc.constantFrom(2n ** 53n, -(2n ** 53n), 2n ** 64n - 1n, -(2n ** 64n), 2n ** 63n),
-);
-const leafArbitrary: fc.Arbitrary<CborValue> = fc.oneof(
-  fc.constantFrom(null, true, false),
-  fc.maxSafeInteger(),
-  fc.constantFrom(
-    23,
-    24,
-    255,
-    256,
-    65535,
-    65536,
-    2 ** 32 - 1,
-    2 ** 32,
-    2 ** 53 - 1,
-    -(2 ** 53 - 1),
-    -24,
-    -25,
-  ),
-  bigIntArbitrary,
-  fc.string({ unit: 'grapheme', maxLength: 12 }),
-  fc.string({ unit: 'binary', maxLength: 12 }),
-  fc.uint8Array({ maxLength: 24 }),
-);
-const mapArbitrary = <T extends CborValue>(
-  key: fc.Arbitrary<string>,
-  value: fc.Arbitrary<T>,
-  maxLength = 5,
-) =>
-  fc
-    .tuple(fc.uniqueArray(fc.tuple(key, value), { maxLength, selector: ([k]) => k }), fc.boolean())
-    .map(([entries, nullPrototype]) => mapOf(entries, nullPrototype));
-
-const { value: valueArbitrary } = fc.letrec<{ value: CborValue; array: CborValue[]; map: CborMap }>(
-  (tie) => ({
-    value: fc.oneof({ depthSize: 'small' }, leafArbitrary, tie('array'), tie('map')),
-    array: fc.array(tie('value'), { maxLength: 5 }),
-    map: mapArbitrary(keyArbitrary, tie('value')),
-  }),
-);
-
-const hexDigest = fc.uint8Array({ minLength: 32, maxLength: 32 }).map(hex);
-const annotations = mapArbitrary(
-  fc.oneof(fc.constantFrom('org.opencontainers.image.title', 'org.example.note'), keyArbitrary),
-  fc.string({ unit: 'grapheme', maxLength: 20 }),
-  4,
-);
-const descriptorArbitrary = fc.record(
-  {
-    media_type: fc.constantFrom(
-      'application/vnd.oci.image.layer.v1.tar+gzip',
-      'application/octet-stream',
-      'text/plain',
-    ),
-    size: fc.oneof(fc.maxSafeNat(), fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n })),
-    sha256: hexDigest,
-    blake3: hexDigest,
-    path: fc.string({ unit: 'grapheme', maxLength: 30 }),
-    annotations,
-  },
-  { requiredKeys: ['media_type', 'size', 'sha256', 'path'] },
-);
-// Manifest-shaped maps, plus unknown fields a newer writer might add.
-const manifestArbitrary: fc.Arbitrary<CborValue> = fc
-  .tuple(
-    fc.record({
-      manifest_version: fc.constant(1),
-      artifact_type: fc.string({ unit: 'grapheme', maxLength: 30 }),
-      files: fc.array(descriptorArbitrary, { maxLength: 8 }),
-      annotations,
-    }),
-    mapArbitrary(keyArbitrary, valueArbitrary, 3),
-  )
-  .map(([known, unknown]) => mapOf([...Object.entries(unknown), ...Object.entries(known)]) as CborValue);
-
-const anyValue = fc.oneof(valueArbitrary, manifestArbitrary);
+const { keyArbitrary, leafArbitrary, anyValue } = cborArbitraries;
 
 /** The same value with every map rebuilt in a pseudo-random key order (and prototype). */
 function reinsert(value: CborValue, random: () => number): CborValue {

@@ -1,41 +1,14 @@
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  CborError,
-  type CborMap,
-  type CborRule,
-  type CborValue,
-  decodeCanonical,
-  encodeCanonical,
-  MAX_DEPTH,
-} from '../../src/native/cbor.js';
+import type { CborMap, CborRule, CborValue } from '../../src/native/cbor.js';
+import { decodeCanonical, encodeCanonical, MAX_DEPTH } from '../../src/native/cbor.js';
 import { fromJcs, fromJson, toJcs, toJson } from '../../src/native/json-projection.js';
+import { encodeHex, hex, mapOf, projectionArbitraries, ruleOf } from '../helpers/cbor-arbitraries.js';
 
 // Reproducible runs; FUZZ_SEED=<n> replays another seed.
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 fc.configureGlobal({ seed: SEED, numRuns: 500 });
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
-const encodeHex = (value: CborValue) => hex(encodeCanonical(value));
-
-function ruleOf(action: () => unknown): CborRule | 'no error' {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof CborError) return error.rule;
-    throw error;
-  }
-  return 'no error';
-}
-
-function mapOf(entries: [string, CborValue][], nullPrototype = false): CborMap {
-  const map: CborMap = nullPrototype ? Object.create(null) : {};
-  for (const [key, value] of entries) {
-    Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
-  }
-  return map;
-}
 
 describe('the projection', () => {
   it('writes scalars as themselves, big integers as $int and bytes as unpadded base64url', () => {
@@ -168,79 +141,9 @@ describe('fromJson is strict', () => {
   });
 });
 
-// ---- property tests (the generators mirror cbor.test.ts) ------------------------------------------------
+// ---- property tests (the generators differ from cbor.test.ts's; see the helper) -----------------------
 
-const keyArbitrary = fc.oneof(
-  fc.string({ unit: 'grapheme', maxLength: 6 }),
-  fc.string({ unit: 'binary', maxLength: 6 }),
-  fc.string({ unit: 'grapheme-ascii', maxLength: 3 }).map((s) => `$${s}`),
-  fc.constantFrom(
-    '',
-    '$',
-    '$$x',
-    '$bytes',
-    '$int',
-    '__proto__',
-    'constructor',
-    'toJSON',
-    '9',
-    '10',
-    'é',
-    '😀',
-  ),
-);
-const leafArbitrary: fc.Arbitrary<CborValue> = fc.oneof(
-  fc.constantFrom(null, true, false),
-  fc.maxSafeInteger(),
-  fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n }),
-  fc.bigInt({ min: -(2n ** 64n), max: -(2n ** 53n) }),
-  fc.constantFrom(2n ** 53n, -(2n ** 53n), 2n ** 64n - 1n, -(2n ** 64n), 2 ** 53 - 1, -(2 ** 53 - 1)),
-  fc.string({ unit: 'grapheme', maxLength: 12 }),
-  fc.string({ unit: 'binary', maxLength: 12 }),
-  fc.uint8Array({ maxLength: 24 }),
-);
-const mapArbitrary = <T extends CborValue>(
-  key: fc.Arbitrary<string>,
-  value: fc.Arbitrary<T>,
-  maxLength = 5,
-) =>
-  fc
-    .tuple(fc.uniqueArray(fc.tuple(key, value), { maxLength, selector: ([k]) => k }), fc.boolean())
-    .map(([entries, nullPrototype]) => mapOf(entries, nullPrototype));
-const { value: valueArbitrary } = fc.letrec<{ value: CborValue; array: CborValue[]; map: CborMap }>(
-  (tie) => ({
-    value: fc.oneof({ depthSize: 'small' }, leafArbitrary, tie('array'), tie('map')),
-    array: fc.array(tie('value'), { maxLength: 5 }),
-    map: mapArbitrary(keyArbitrary, tie('value')),
-  }),
-);
-const hexDigest = fc.uint8Array({ minLength: 32, maxLength: 32 }).map(hex);
-const annotations = mapArbitrary(keyArbitrary, fc.string({ unit: 'grapheme', maxLength: 20 }), 4);
-const manifestArbitrary: fc.Arbitrary<CborValue> = fc
-  .tuple(
-    fc.record({
-      manifest_version: fc.constant(1),
-      artifact_type: fc.string({ unit: 'grapheme', maxLength: 30 }),
-      files: fc.array(
-        fc.record(
-          {
-            media_type: fc.constantFrom('application/vnd.oci.image.layer.v1.tar+gzip', 'text/plain'),
-            size: fc.oneof(fc.maxSafeNat(), fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n })),
-            sha256: hexDigest,
-            blake3: hexDigest,
-            path: fc.string({ unit: 'grapheme', maxLength: 30 }),
-            annotations,
-          },
-          { requiredKeys: ['media_type', 'size', 'sha256', 'path'] },
-        ),
-        { maxLength: 8 },
-      ),
-      annotations,
-    }),
-    mapArbitrary(keyArbitrary, valueArbitrary, 3),
-  )
-  .map(([known, unknown]) => mapOf([...Object.entries(unknown), ...Object.entries(known)]) as CborValue);
-const anyValue = fc.oneof(valueArbitrary, manifestArbitrary);
+const { anyValue } = projectionArbitraries;
 
 describe(`properties (seed ${SEED})`, () => {
   it('CBOR → JCS → CBOR is byte-identical (from values)', () => {

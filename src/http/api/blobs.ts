@@ -1,14 +1,7 @@
-// Native blobs: the whole registry's content, by either digest (sha256 or blake3), streamed as /v2/
-// streams blobs (never buffered, ranges as RFC 9110 says), with both digests in the headers.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { createRoute, z } from '@hono/zod-openapi';
 import { parseDigest } from '../../digest.js';
-import { DomainError } from '../../errors.js';
-import { blobDetails, readBlob, statStoredBlob } from '../../registry/blobs.js';
-import { parseRangeHeader } from '../request.js';
-import { API_VERSION_HEADER } from '../v2/responses.js';
+import { blobDetails, statStoredBlob } from '../../registry/blobs.js';
+import { blobResponse } from '../blob-response.js';
 import type { RouteModule } from './app.js';
 import { AnyDigest, Blake3Digest, errorResponses, Sha256Digest } from './schemas.js';
 
@@ -97,32 +90,11 @@ const infoRoute = createRoute({
 export const blobsRoutes: RouteModule = (api, ctx) => {
   api.openapi(getBlobRoute, async (c) => {
     const blob = await statStoredBlob(ctx, parseDigest(c.req.valid('param').digest));
-    const range = parseRangeHeader(c.req.header('range'), blob.size);
-    if (range.kind === 'unsatisfiable') {
-      throw new DomainError('range-unsatisfiable', 'requested range not satisfiable', { size: blob.size });
-    }
-    const byteRange = range.kind === 'range' ? range.range : undefined;
-    const status = byteRange ? 206 : 200;
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/octet-stream',
-      'Content-Length': String(byteRange ? byteRange.end - byteRange.start + 1 : blob.size),
-      'Accept-Ranges': 'bytes',
+    return blobResponse(ctx, c, blob, {
       ETag: `"sha256:${blob.sha256}"`,
       'Digest-Sha256': `sha256:${blob.sha256}`,
       'Digest-Blake3': `blake3:${blob.blake3}`,
-    };
-    if (byteRange) headers['Content-Range'] = `bytes ${byteRange.start}-${byteRange.end}/${blob.size}`;
-    if (c.req.method === 'HEAD' || blob.size === 0) return new Response(null, { status, headers });
-    // Opened before any header is written: bytes that went missing are an error answer, not a short body.
-    const stream = await readBlob(ctx, blob, byteRange);
-    const outgoing = c.env?.outgoing;
-    if (outgoing) {
-      // As /v2/: the file is piped straight into the socket (no web-stream round trip).
-      outgoing.writeHead(status, { ...headers, ...API_VERSION_HEADER });
-      pipeline(stream, outgoing).catch(() => {}); // the client went away; both ends are closed
-      return RESPONSE_ALREADY_SENT;
-    }
-    return new Response(Readable.toWeb(stream) as ReadableStream, { status, headers });
+    }) as never;
   });
   api.openAPIRegistry.registerPath(headBlobRoute);
 

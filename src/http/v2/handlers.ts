@@ -1,14 +1,9 @@
-// One handler per /v2/ endpoint. Each reads the request, calls the registry and writes the answer;
-// the rules live in src/registry/, and failures become answers in error-map.ts.
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import { type Digest, formatDigest, parseDigest } from '../../digest.js';
 import { DomainError, isDomainError } from '../../errors.js';
 import { MEDIA_TYPES } from '../../oci/manifest.js';
 import { isValidName } from '../../oci/names.js';
-import { deleteBlob, mountBlob, readBlob, statBlob } from '../../registry/blobs.js';
+import { deleteBlob, mountBlob, statBlob } from '../../registry/blobs.js';
 import type { RegistryContext } from '../../registry/context.js';
 import { listReferrers, listRepositories, listTags, type Page } from '../../registry/listings.js';
 import {
@@ -27,6 +22,7 @@ import {
   storeBlob,
   uploadOffset,
 } from '../../registry/uploads.js';
+import { blobResponse } from '../blob-response.js';
 import {
   bodyStream,
   contentLength,
@@ -34,10 +30,9 @@ import {
   hasBody,
   parseChunkRange,
   parsePageSize,
-  parseRangeHeader,
   readBounded,
 } from '../request.js';
-import { API_VERSION_HEADER, empty, json } from './responses.js';
+import { empty, json } from './responses.js';
 
 type C = Context<Env>;
 
@@ -78,30 +73,7 @@ export async function getBlob(
 ): Promise<Response> {
   const digest = digestParam(digestText);
   const blob = await statBlob(ctx, name, digest);
-  const headers: Record<string, string> = {
-    'Content-Type': 'application/octet-stream',
-    'Docker-Content-Digest': formatDigest(digest),
-    'Accept-Ranges': 'bytes',
-  };
-  const range = parseRangeHeader(c.req.header('range'), blob.size);
-  if (range.kind === 'unsatisfiable') {
-    throw new DomainError('range-unsatisfiable', 'requested range not satisfiable', { size: blob.size });
-  }
-  const status = range.kind === 'range' ? 206 : 200;
-  const byteRange = range.kind === 'range' ? range.range : undefined;
-  if (byteRange) headers['Content-Range'] = `bytes ${byteRange.start}-${byteRange.end}/${blob.size}`;
-  headers['Content-Length'] = String(byteRange ? byteRange.end - byteRange.start + 1 : blob.size);
-  if (c.req.method === 'HEAD' || blob.size === 0) return new Response(null, { status, headers });
-  // Opened before any header is written: bytes that went missing are an error answer, not a short body.
-  const stream = await readBlob(ctx, blob, byteRange);
-  const outgoing = c.env?.outgoing;
-  if (outgoing) {
-    // On Node, pipe the file straight into the socket: no web-stream round trip for large blobs.
-    outgoing.writeHead(status, { ...headers, ...API_VERSION_HEADER });
-    pipeline(stream, outgoing).catch(() => {}); // the client went away; both ends are closed
-    return RESPONSE_ALREADY_SENT;
-  }
-  return new Response(Readable.toWeb(stream) as ReadableStream, { status, headers });
+  return blobResponse(ctx, c, blob, { 'Docker-Content-Digest': formatDigest(digest) });
 }
 
 export async function removeBlob(ctx: RegistryContext, name: string, digestText: string): Promise<Response> {
