@@ -12,7 +12,7 @@ import { CborError, type CborMap, type CborValue, decodeCanonical, encodeCanonic
 import { fromJson, toJson } from '../native/json-projection.js';
 import { EMPTY_CONFIG, OCI_MANIFEST, ociProjection, usesEmptyConfig } from '../native/oci-projection.js';
 import { type NativeManifest, parseNativeManifest } from '../native/package-manifest.js';
-import { MAX_INDEXED_ANNOTATIONS } from '../oci/manifest.js';
+import { MAX_INDEXED_ANNOTATIONS, textLength } from '../oci/manifest.js';
 import { recordAndLinkBlob, recordBlob } from './blobs.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
 import { validateMetadata } from './metadata-schemas.js';
@@ -88,7 +88,7 @@ export async function publishPackage(
         ...(manifest.schema ? { schema: manifest.schema } : {}),
         ...(metadata ? { metadata } : {}),
         // Large annotations stay in the CBOR only, as for /v2/ manifests.
-        ...(JSON.stringify(manifest.annotations).length <= MAX_INDEXED_ANNOTATIONS
+        ...(textLength(manifest.annotations) <= MAX_INDEXED_ANNOTATIONS
           ? { annotations: manifest.annotations }
           : {}),
       });
