@@ -2,8 +2,7 @@
 // schema never changes (a new version is a new variant), so a compiled validator can be cached by
 // the schema's content for good. A package whose metadata names a variant is validated at publish.
 import { createHash } from 'node:crypto';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
 import canonicalize from 'canonicalize';
 import type { Database } from '../control-plane/db.js';
 import { findSchema, schemaPage } from '../control-plane/package-queries.js';
@@ -11,7 +10,18 @@ import { DomainError } from '../errors.js';
 import { MAX_VARIANT_LENGTH, VARIANT } from '../native/package-manifest.js';
 import { type RegistryContext, withMutation } from './context.js';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
+/**
+ * ajv and its formats are loaded on first use (about 10 MiB and 30 ms that a registry which never
+ * sees a schema does not pay at start-up).
+ */
+let ajvModules: Promise<{ Ajv: typeof Ajv2020; addFormats: (ajv: Ajv2020) => void }> | undefined;
+function loadAjv() {
+  ajvModules ??= Promise.all([import('ajv/dist/2020.js'), import('ajv-formats')]).then(([ajv, formats]) => ({
+    Ajv: ajv.Ajv2020,
+    addFormats: formats.default as unknown as (ajv: Ajv2020) => void,
+  }));
+  return ajvModules;
+}
 
 export type SchemaOutcome = 'inserted' | 'unchanged';
 
@@ -39,7 +49,7 @@ export async function registerSchema(
   }
   const text = canonicalize(schema) as string;
   const sha256 = createHash('sha256').update(text).digest('hex');
-  compile(schema as Record<string, unknown>, sha256);
+  await compile(schema as Record<string, unknown>, sha256);
   return withMutation(ctx, async (m) => {
     const existing = await findSchema(m.tx, variant);
     if (existing) {
@@ -72,7 +82,7 @@ export async function listSchemas(db: Database, after: string | undefined, limit
 export async function validateMetadata(db: Database, variant: string, metadata: unknown): Promise<void> {
   const row = await findSchema(db, variant);
   if (!row) throw unknownSchema(variant);
-  const validate = compile(row.schema as Record<string, unknown>, row.sha256);
+  const validate = await compile(row.schema as Record<string, unknown>, row.sha256);
   if (validate(metadata)) return;
   const errors = (validate.errors ?? []).slice(0, 100).map((e) => ({
     pointer: `/metadata${e.instancePath}`,
@@ -88,11 +98,12 @@ export async function validateMetadata(db: Database, variant: string, metadata: 
 const compiled = new Map<string, ValidateFunction>();
 const MAX_COMPILED = 1000;
 
-function compile(schema: Record<string, unknown>, sha256: string): ValidateFunction {
+async function compile(schema: Record<string, unknown>, sha256: string): Promise<ValidateFunction> {
   const cached = compiled.get(sha256);
   if (cached) return cached;
+  const { Ajv, addFormats } = await loadAjv();
   // One instance per schema: two schemas may declare the same $id.
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const ajv = new Ajv({ allErrors: true, strict: false });
   addFormats(ajv);
   let validate: ValidateFunction;
   try {
