@@ -42,7 +42,14 @@ describe('abandoned uploads', () => {
       status = (await expiring.fetch(location)).status;
     }
     expect(status).toBe(404);
-    expect(await filesUnder(`uploads/${id}`, expiring)).toEqual([]);
+    // The end is committed first, then the spool is removed (under the session's lock): a status
+    // query can see the first before the second has finished.
+    let files = await filesUnder(`uploads/${id}`, expiring);
+    for (let i = 0; i < 50 && files.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      files = await filesUnder(`uploads/${id}`, expiring);
+    }
+    expect(files).toEqual([]);
     expect(await expiring.ctx.db.select().from(uploads).where(eq(uploads.id, id))).toEqual([]);
     const expired = await expiring.ctx.db.select().from(events).where(eq(events.type, 'upload.expired'));
     expect(expired.map((e) => (e.payload as { id: string }).id)).toContain(id);
