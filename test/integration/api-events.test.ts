@@ -6,17 +6,11 @@ import { readSse, type SseItem } from '../../src/cli/events-tail.js';
 import { chainHash, GENESIS_HASH } from '../../src/control-plane/event-log.js';
 import type { RegistryEvent } from '../../src/control-plane/events.js';
 import { hashBytes } from '../../src/data-plane/hasher.js';
+import type { FeedEvent } from '../../src/registry/event-feed.js';
 import { pushBlob, pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
-interface ApiEvent {
-  seq: number;
-  type: string;
-  at: string;
-  repository: string | null;
-  payload: Record<string, unknown>;
-  previous_hash: string;
-  hash: string;
-}
+/** The API's event, as the server shapes it. */
+type ApiEvent = FeedEvent;
 interface EventPage {
   events: ApiEvent[];
   next_after: number;
