@@ -13,7 +13,14 @@ export interface Config {
   maxManifestBytes: number;
   /** An upload session with no write for this long is ended and its bytes removed. */
   uploadExpiryMs: number;
+  /** Request logs (JSON lines on stdout): their level, or `silent` for none. */
+  logLevel: LogLevel;
+  /** How long a stopping server lets requests in flight finish before it closes their connections. */
+  shutdownTimeoutMs: number;
 }
+
+export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export class ConfigError extends Error {}
 
@@ -25,7 +32,11 @@ export const CONFIG_HELP = `Environment:
                             instead of the embedded one in DATA_DIR/pg
   DATABASE_CONNECT_TIMEOUT  how long to wait for DATABASE_URL at start-up (default 1500ms)
   MAX_MANIFEST_BYTES        largest manifest accepted (default 8388608 = 8 MiB; at least 4 MiB)
-  UPLOAD_EXPIRY             end upload sessions idle this long (default 24h; e.g. 90m, 2d)`;
+  UPLOAD_EXPIRY             end upload sessions idle this long (default 24h; e.g. 90m, 2d)
+  LOG_LEVEL                 request logs as JSON lines on stdout: silent, error, warn, info
+                            (default: one line per request) or debug
+  SHUTDOWN_TIMEOUT          on SIGTERM/SIGINT, how long requests in flight may take to finish
+                            before their connections are closed (default 30s)`;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 5000);
@@ -49,7 +60,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseConnectTimeoutMs: duration(env, 'DATABASE_CONNECT_TIMEOUT', 1500),
     maxManifestBytes,
     uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', 24 * 60 * 60 * 1000),
+    logLevel: logLevel(env),
+    shutdownTimeoutMs: duration(env, 'SHUTDOWN_TIMEOUT', 30_000),
   };
+}
+
+function logLevel(env: NodeJS.ProcessEnv): LogLevel {
+  const raw = env.LOG_LEVEL?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  }
+  return raw as LogLevel;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

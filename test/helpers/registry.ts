@@ -39,7 +39,8 @@ export async function tempDataDir(prefix = 'artifact-store-test-'): Promise<stri
 
 export async function startTestRegistry(env: Record<string, string> = {}): Promise<TestRegistry> {
   const dataDir = await tempDataDir();
-  const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, ...env });
+  // Request logs off unless a test asks for them (they would fill the test output).
+  const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
   config.databaseUrl = await freshDatabaseUrl();
   const running = await startServer(config);
   return {
