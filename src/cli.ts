@@ -90,8 +90,15 @@ async function serve(): Promise<number> {
   });
   let stopping = false;
   const stop = async () => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal does not wait for the requests in flight.
+      process.stderr.write('artifact-store: stopping now\n');
+      process.exit(1);
+    }
     stopping = true;
+    process.stderr.write(
+      `artifact-store: stopping (requests in flight have up to ${config.shutdownTimeoutMs / 1000} s to finish)\n`,
+    );
     await registry.close();
     process.exit(0);
   };

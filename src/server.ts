@@ -121,10 +121,11 @@ export async function startServer(config: Config): Promise<RunningRegistry> {
     ...registry,
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     port,
+    /** Stops accepting; requests in flight get up to SHUTDOWN_TIMEOUT to finish before the database closes. */
     async close() {
       await stopSweeper();
       registry.ctx.logSignal.close();
-      await closeServer(server);
+      await closeServer(server, config.shutdownTimeoutMs);
       await registry.close();
     },
   };

@@ -1,7 +1,7 @@
 // The HTTP server on Node: binds the port, and answers in OCI form what never reaches the app — a
 // request the HTTP parser rejects, one whose target the adapter cannot make a URL of (a backslash in
 // the path), and CONNECT — instead of closing the connection or answering with an empty body.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { API_VERSION_HEADER, json } from './v2/responses.js';
@@ -93,11 +93,20 @@ function rawError(status: number, reason: string, code: string, message: string)
   );
 }
 
-/** Stops accepting, lets in-flight requests finish for a moment, then closes every connection. */
-export async function closeServer(server: Server): Promise<void> {
+/**
+ * Stops accepting and lets requests in flight finish, for at most `timeoutMs`; then closes every
+ * connection. Keep-alive connections are closed as soon as they fall idle, so a client's next request
+ * goes to another node (or finds the port closed) instead of waiting out the shutdown.
+ */
+export async function closeServer(server: Server, timeoutMs = 5000): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.on('request', (_request, response: ServerResponse) => {
+    response.shouldKeepAlive = false;
+  });
   server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), 5000);
+  const idle = setInterval(() => server.closeIdleConnections(), 100);
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
   await closed;
+  clearInterval(idle);
   clearTimeout(timer);
 }
