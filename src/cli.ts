@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { runClientCommand } from './cli/client.js';
 import { eventsTail } from './cli/events-tail.js';
+import { migrate } from './cli/migrate.js';
 import { PULL_HELP, pull } from './cli/pull.js';
 import { PUSH_HELP, push } from './cli/push.js';
 import { CONFIG_HELP, ConfigError, loadConfig } from './config.js';
@@ -22,6 +23,8 @@ Commands:
   serve                 run the registry (OCI Distribution v1.1 at /v2/)
   verify [--repair]     check every blob, manifest and the event log (the server must be stopped);
                         --repair quarantines damaged bytes, removes strays, rebuilds views
+  migrate               apply the database migrations and exit (for roll-outs where nodes run
+                        with DATABASE_MIGRATE=require)
   events verify         check the event log's hash chain
   events rebuild        rebuild every view table from the event log
   events tail [--after N] [--type T] [--repository R] [--url URL]
@@ -66,6 +69,9 @@ async function main(argv: string[]): Promise<number> {
       return verify(rest);
     case 'events':
       return events(rest);
+    case 'migrate':
+      if (rest.length > 0) return usageError('migrate takes no arguments');
+      return migrate(loadConfig());
     case 'push':
       return runClientCommand('push', () => push(rest));
     case 'pull':

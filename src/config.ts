@@ -17,6 +17,8 @@ export interface Config {
   logLevel: LogLevel;
   /** How long a stopping server lets requests in flight finish before it closes their connections. */
   shutdownTimeoutMs: number;
+  /** `apply` pending migrations at start-up, or `require` them applied (by `artifact-store migrate`). */
+  migrations: 'apply' | 'require';
 }
 
 export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
@@ -36,7 +38,9 @@ export const CONFIG_HELP = `Environment:
   LOG_LEVEL                 request logs as JSON lines on stdout: silent, error, warn, info
                             (default: one line per request) or debug
   SHUTDOWN_TIMEOUT          on SIGTERM/SIGINT, how long requests in flight may take to finish
-                            before their connections are closed (default 30s)`;
+                            before their connections are closed (default 30s)
+  DATABASE_MIGRATE          auto (default): apply pending migrations at start-up; require: apply
+                            none and refuse to start until "artifact-store migrate" has run`;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer(env, 'PORT', 5000);
@@ -62,7 +66,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', 24 * 60 * 60 * 1000),
     logLevel: logLevel(env),
     shutdownTimeoutMs: duration(env, 'SHUTDOWN_TIMEOUT', 30_000),
+    migrations: migrationMode(env),
   };
+}
+
+function migrationMode(env: NodeJS.ProcessEnv): Config['migrations'] {
+  const raw = env.DATABASE_MIGRATE?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === 'auto') return 'apply';
+  if (raw === 'require') return 'require';
+  throw new ConfigError(`DATABASE_MIGRATE must be auto or require, got "${env.DATABASE_MIGRATE}"`);
 }
 
 function logLevel(env: NodeJS.ProcessEnv): LogLevel {

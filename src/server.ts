@@ -48,6 +48,7 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
       embeddedDir: join(config.dataDir, 'pg'),
       connectTimeoutMs: config.databaseConnectTimeoutMs,
       log,
+      migrations: config.migrations,
     });
     await initEventLog(database.db);
     // Leftovers of small writes cut short by a crash.

@@ -2,7 +2,8 @@
 // PostgreSQL of DATABASE_URL. Both go through the same driver (`postgres`) and the same migrations
 // from drizzle/, applied at start-up under an advisory lock so that several nodes starting at once
 // apply them exactly once; ANALYZE follows, so the planner knows the tables from the first query.
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
@@ -35,7 +36,15 @@ export interface DatabaseOptions {
   /** How long the first connection and migration may take on an external PostgreSQL. */
   connectTimeoutMs: number;
   log?: (line: string) => void;
+  /**
+   * `apply` (default): apply pending migrations at start-up. `require`: apply none, and refuse to
+   * open a database whose schema is behind this version (run `artifact-store migrate` first) — for
+   * roll-outs where one step migrates and the nodes only start.
+   */
+  migrations?: MigrationMode;
 }
+
+export type MigrationMode = 'apply' | 'require';
 
 export function migrationsFolder(): string {
   // dist/control-plane/db.js and src/control-plane/db.ts both sit two levels below the project root.
@@ -45,10 +54,11 @@ export function migrationsFolder(): string {
 const POOL = 10;
 
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
-  if (options.url) return openExternal(options.url, options.connectTimeoutMs);
+  const mode = options.migrations ?? 'apply';
+  if (options.url) return openExternal(options.url, options.connectTimeoutMs, mode);
   const server = await startEmbeddedPostgres(options.embeddedDir, options.log);
   try {
-    await prepare(postgres({ ...server.connection, max: 1, onnotice: () => {} }));
+    await prepare(postgres({ ...server.connection, max: 1, onnotice: () => {} }), mode);
     const client = postgres({ ...server.connection, max: POOL, onnotice: () => {} });
     return {
       ...wrap(client, 'embedded'),
@@ -60,18 +70,19 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     };
   } catch (error) {
     await server.stop();
-    throw error;
+    throw error instanceof SchemaBehindError ? new DatabaseOpenError(error.message) : error;
   }
 }
 
-async function openExternal(url: string, timeoutMs: number): Promise<OpenDatabase> {
+async function openExternal(url: string, timeoutMs: number, mode: MigrationMode): Promise<OpenDatabase> {
   const where = describe(url);
   const options = { onnotice: () => {}, connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)) };
   const migrator = postgres(url, { ...options, max: 1 });
   try {
-    await withTimeout(prepare(migrator), timeoutMs, `no answer within ${timeoutMs / 1000} s`);
+    await withTimeout(prepare(migrator, mode), timeoutMs, `no answer within ${timeoutMs / 1000} s`);
   } catch (error) {
     await migrator.end({ timeout: 0 }).catch(() => {});
+    if (error instanceof SchemaBehindError) throw new DatabaseOpenError(error.message);
     let cause: unknown = error;
     while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause: unknown }).cause;
     throw new DatabaseOpenError(
@@ -86,10 +97,24 @@ function wrap(client: postgres.Sql, kind: OpenDatabase['kind']) {
   return { db: drizzle(client, { schema }) as unknown as Database, sql: client, kind };
 }
 
-/** Migrations under an advisory lock, then ANALYZE; `single` is a one-connection client, ended here. */
-async function prepare(single: postgres.Sql): Promise<void> {
+class SchemaBehindError extends Error {}
+
+/**
+ * Migrations under an advisory lock, then ANALYZE (or, with `require`, only the check that none is
+ * pending); `single` is a one-connection client, ended here.
+ */
+async function prepare(single: postgres.Sql, mode: MigrationMode): Promise<void> {
   try {
     const db = drizzle(single, { schema });
+    if (mode === 'require') {
+      const { applied, known } = await migrationState(single);
+      if (applied < known) {
+        throw new SchemaBehindError(
+          `the database schema is at migration ${applied} of ${known}: run "artifact-store migrate" first (DATABASE_MIGRATE=require applies none at start-up)`,
+        );
+      }
+      return;
+    }
     await db.execute(sql`select pg_advisory_lock(hashtext('artifact-store:migrations'))`);
     try {
       await migrate(db, { migrationsFolder: migrationsFolder() });
@@ -100,6 +125,18 @@ async function prepare(single: postgres.Sql): Promise<void> {
   } finally {
     await single.end({ timeout: 5 });
   }
+}
+
+/** How many migrations the database has applied, and how many this version ships. */
+export async function migrationState(client: postgres.Sql): Promise<{ applied: number; known: number }> {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder(), 'meta', '_journal.json'), 'utf8')) as {
+    entries: unknown[];
+  };
+  const [table] = await client`select to_regclass('drizzle.__drizzle_migrations') as name`;
+  const applied = table?.name
+    ? Number((await client`select count(*)::int as n from drizzle.__drizzle_migrations`)[0]?.n ?? 0)
+    : 0;
+  return { applied, known: journal.entries.length };
 }
 
 function describe(url: string): string {
