@@ -8,7 +8,8 @@ import { eventsTail } from './cli/events-tail.js';
 import { migrate } from './cli/migrate.js';
 import { PULL_HELP, pull } from './cli/pull.js';
 import { PUSH_HELP, push } from './cli/push.js';
-import { CONFIG_HELP, ConfigError, loadConfig } from './config.js';
+import { CONFIG_HELP, type Config, ConfigError, loadConfig } from './config.js';
+import { extractConfigFlag, readConfigFile } from './config-file.js';
 import { DatabaseOpenError } from './control-plane/db.js';
 import { EmbeddedPostgresError } from './control-plane/embedded-postgres.js';
 import { logHead, rebuildViews, verifyEventLog } from './control-plane/event-log.js';
@@ -17,7 +18,7 @@ import { DataDirError } from './data-dir.js';
 import { verifyRegistry } from './registry/verify.js';
 import { openRegistry, startServer } from './server.js';
 
-const USAGE = `Usage: artifact-store <command>
+const USAGE = `Usage: artifact-store [--config file.yaml] <command>
 
 Commands:
   serve                 run the registry (OCI Distribution v1.1 at /v2/)
@@ -39,6 +40,9 @@ Commands:
   help                  show this help
 
 ${CONFIG_HELP}
+
+A --config file is YAML with the same settings in lower case (port: 5000, data_dir: /srv/data, …);
+the environment wins over it.
 `;
 
 function version(): string {
@@ -48,8 +52,20 @@ function version(): string {
   return pkg.version;
 }
 
+/** The environment's non-empty variables (an empty one does not hide the file's setting). */
+function setIn(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
+}
+
+/** The settings: the environment, over the `--config` file when one is given. */
+let settings: () => Config = () => loadConfig();
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const { args, file } = extractConfigFlag(argv);
+  if (file !== undefined) settings = () => loadConfig({ ...readConfigFile(file), ...setIn(process.env) });
+  const [command, ...rest] = args;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return command === undefined ? 1 : 0;
@@ -71,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
       return events(rest);
     case 'migrate':
       if (rest.length > 0) return usageError('migrate takes no arguments');
-      return migrate(loadConfig());
+      return migrate(settings());
     case 'push':
       return runClientCommand('push', () => push(rest));
     case 'pull':
@@ -83,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(): Promise<number> {
-  const config = loadConfig();
+  const config = settings();
   const registry = await startServer(config);
   const where =
     registry.database === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}/pg` : 'DATABASE_URL';
@@ -116,7 +132,7 @@ async function serve(): Promise<number> {
 async function verify(args: string[]): Promise<number> {
   const unknown = args.filter((a) => a !== '--repair');
   if (unknown.length > 0) return usageError(`verify: unknown option ${unknown[0]}`);
-  const registry = await openRegistry(loadConfig());
+  const registry = await openRegistry(settings());
   try {
     const report = await verifyRegistry(registry.ctx, {
       repair: args.includes('--repair'),
@@ -140,7 +156,7 @@ async function events(args: string[]): Promise<number> {
   if ((action !== 'verify' && action !== 'rebuild') || extra.length > 0) {
     return usageError('events: use "events verify", "events rebuild" or "events tail"');
   }
-  const registry = await openRegistry(loadConfig());
+  const registry = await openRegistry(settings());
   try {
     const { db } = registry.ctx;
     if (action === 'rebuild') {
@@ -179,9 +195,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (error: unknown) => {
-    if (KNOWN.some((kind) => error instanceof kind))
-      process.stderr.write(`artifact-store: ${(error as Error).message}\n`);
-    else process.stderr.write(`artifact-store: failed: ${(error as Error)?.stack ?? error}\n`);
+    if (KNOWN.some((kind) => error instanceof kind)) {
+      // A configuration can have several problems: one line each.
+      for (const line of (error as Error).message.split('\n'))
+        process.stderr.write(`artifact-store: ${line}\n`);
+    } else process.stderr.write(`artifact-store: failed: ${(error as Error)?.stack ?? error}\n`);
     process.exit(1);
   },
 );

@@ -43,47 +43,52 @@ export const CONFIG_HELP = `Environment:
                             none and refuse to start until "artifact-store migrate" has run`;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const port = integer(env, 'PORT', 5000);
-  if (port > 65535) throw new ConfigError(`PORT must be between 0 and 65535, got ${port}`);
-  const maxManifestBytes = integer(env, 'MAX_MANIFEST_BYTES', 8 * 1024 * 1024);
-  if (maxManifestBytes < 4 * 1024 * 1024) {
-    throw new ConfigError('MAX_MANIFEST_BYTES must be at least 4194304 (4 MiB), as the OCI spec expects');
-  }
-  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
-    throw new ConfigError(
-      'DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded database)',
-    );
-  }
-  const host = env.HOST?.trim() || '127.0.0.1';
-  return {
-    host,
+  // Every wrong setting is reported, one line each, not only the first.
+  const errors: string[] = [];
+  const check = <T>(read: () => T, fallback: T): T => {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      errors.push(error.message);
+      return fallback;
+    }
+  };
+  const port = check(() => {
+    const value = integer(env, 'PORT', 5000);
+    if (value > 65535) throw new ConfigError(`PORT must be between 0 and 65535, got ${value}`);
+    return value;
+  }, 5000);
+  const maxManifestBytes = check(() => {
+    const value = integer(env, 'MAX_MANIFEST_BYTES', 8 * 1024 * 1024);
+    if (value < 4 * 1024 * 1024) {
+      throw new ConfigError('MAX_MANIFEST_BYTES must be at least 4194304 (4 MiB), as the OCI spec expects');
+    }
+    return value;
+  }, 0);
+  const databaseUrl = check(() => {
+    const value = env.DATABASE_URL?.trim() || undefined;
+    if (value !== undefined && !/^postgres(ql)?:\/\/.+/.test(value)) {
+      throw new ConfigError(
+        'DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded database)',
+      );
+    }
+    return value;
+  }, undefined);
+  const config: Config = {
+    host: env.HOST?.trim() || '127.0.0.1',
     port,
     dataDir: resolve(env.DATA_DIR?.trim() || './data'),
     databaseUrl,
-    databaseConnectTimeoutMs: duration(env, 'DATABASE_CONNECT_TIMEOUT', 1500),
+    databaseConnectTimeoutMs: check(() => duration(env, 'DATABASE_CONNECT_TIMEOUT', 1500), 0),
     maxManifestBytes,
-    uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', 24 * 60 * 60 * 1000),
-    logLevel: logLevel(env),
-    shutdownTimeoutMs: duration(env, 'SHUTDOWN_TIMEOUT', 30_000),
-    migrations: migrationMode(env),
+    uploadExpiryMs: check(() => duration(env, 'UPLOAD_EXPIRY', 24 * 60 * 60 * 1000), 0),
+    logLevel: check(() => logLevel(env), 'info'),
+    shutdownTimeoutMs: check(() => duration(env, 'SHUTDOWN_TIMEOUT', 30_000), 0),
+    migrations: check(() => migrationMode(env), 'apply'),
   };
-}
-
-function migrationMode(env: NodeJS.ProcessEnv): Config['migrations'] {
-  const raw = env.DATABASE_MIGRATE?.trim().toLowerCase();
-  if (raw === undefined || raw === '' || raw === 'auto') return 'apply';
-  if (raw === 'require') return 'require';
-  throw new ConfigError(`DATABASE_MIGRATE must be auto or require, got "${env.DATABASE_MIGRATE}"`);
-}
-
-function logLevel(env: NodeJS.ProcessEnv): LogLevel {
-  const raw = env.LOG_LEVEL?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
-    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
-  }
-  return raw as LogLevel;
+  if (errors.length > 0) throw new ConfigError(errors.join('\n'));
+  return config;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -106,4 +111,20 @@ function duration(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
     );
   }
   return Number(match[1]) * (UNITS[match[2] ?? 's'] ?? 1000);
+}
+
+function migrationMode(env: NodeJS.ProcessEnv): Config['migrations'] {
+  const raw = env.DATABASE_MIGRATE?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === 'auto') return 'apply';
+  if (raw === 'require') return 'require';
+  throw new ConfigError(`DATABASE_MIGRATE must be auto or require, got "${env.DATABASE_MIGRATE}"`);
+}
+
+function logLevel(env: NodeJS.ProcessEnv): LogLevel {
+  const raw = env.LOG_LEVEL?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  }
+  return raw as LogLevel;
 }

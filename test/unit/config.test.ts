@@ -1,0 +1,104 @@
+// Settings from the environment and from a --config YAML file: every problem reported, one line each,
+// the environment winning over the file.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { extractConfigFlag, readConfigFile } from '../../src/config-file.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'artifact-store-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+function problems(action: () => unknown): string[] {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message.split('\n');
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('reports every wrong setting, one line each', () => {
+    expect(
+      problems(() =>
+        loadConfig({ PORT: '70000', LOG_LEVEL: 'loud', SHUTDOWN_TIMEOUT: 'soon', DATABASE_MIGRATE: 'x' }),
+      ),
+    ).toEqual([
+      'PORT must be between 0 and 65535, got 70000',
+      'LOG_LEVEL must be one of silent, error, warn, info, debug, got "loud"',
+      'SHUTDOWN_TIMEOUT must be a positive duration such as 1500ms, 30s, 90m, 24h or 2d, got "soon"',
+      'DATABASE_MIGRATE must be auto or require, got "x"',
+    ]);
+    const defaults = loadConfig({});
+    expect(defaults).toMatchObject({
+      port: 5000,
+      logLevel: 'info',
+      shutdownTimeoutMs: 30_000,
+      migrations: 'apply',
+    });
+  });
+
+  it('reads a YAML file of the same settings in lower case; the environment wins', async () => {
+    const path = await file(
+      'ok.yaml',
+      'port: 5099\nlog_level: warn\nshutdown_timeout: 10s\nDATABASE_MIGRATE: require\ndata_dir: /srv/x\n',
+    );
+    const fromFile = readConfigFile(path);
+    expect(fromFile).toEqual({
+      PORT: '5099',
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_TIMEOUT: '10s',
+      DATABASE_MIGRATE: 'require',
+      DATA_DIR: '/srv/x',
+    });
+    const config = loadConfig({ ...fromFile, PORT: '6000' });
+    expect(config).toMatchObject({
+      port: 6000,
+      logLevel: 'warn',
+      shutdownTimeoutMs: 10_000,
+      migrations: 'require',
+      dataDir: '/srv/x',
+    });
+    expect(readConfigFile(await file('empty.yaml', ''))).toEqual({});
+  });
+
+  it('names the file, the line and the key of each problem in it', async () => {
+    const unknown = await file('unknown.yaml', 'port: 1\ncolour: blue\nhost: [a, b]\n');
+    expect(problems(() => readConfigFile(unknown))).toEqual([
+      expect.stringMatching(/^--config .*unknown\.yaml: unknown setting "colour" \(known: host, port, /),
+      expect.stringMatching(/unknown\.yaml: host must be a single value$/),
+    ]);
+    const broken = await file('broken.yaml', 'port: 1\nport: 2\n');
+    expect(problems(() => readConfigFile(broken))).toEqual([
+      expect.stringMatching(/broken\.yaml: line 2: Map keys must be unique$/),
+    ]);
+    const list = await file('list.yaml', '- a\n');
+    expect(problems(() => readConfigFile(list))).toEqual([
+      expect.stringMatching(/list\.yaml: must be a map of settings/),
+    ]);
+    expect(problems(() => readConfigFile(join(dir, 'missing.yaml')))).toEqual([
+      expect.stringMatching(/missing\.yaml: cannot read it \(ENOENT\)$/),
+    ]);
+  });
+
+  it('takes --config out of the arguments wherever it is', () => {
+    expect(extractConfigFlag(['--config', 'a.yaml', 'serve'])).toEqual({ args: ['serve'], file: 'a.yaml' });
+    expect(extractConfigFlag(['serve', '--config=b.yaml'])).toEqual({ args: ['serve'], file: 'b.yaml' });
+    expect(extractConfigFlag(['serve'])).toEqual({ args: ['serve'] });
+    expect(problems(() => extractConfigFlag(['serve', '--config']))).toEqual(['--config needs a file']);
+  });
+});
