@@ -18,6 +18,7 @@ export const SETTINGS = [
   'UPLOAD_EXPIRY',
   'LOG_LEVEL',
   'SHUTDOWN_TIMEOUT',
+  'EVENT_POLL_INTERVAL',
 ] as const;
 
 /** The file's settings as environment entries (strings), checked for shape only. */

@@ -19,6 +19,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** `apply` pending migrations at start-up, or `require` them applied (by `artifact-store migrate`). */
   migrations: 'apply' | 'require';
+  /** How often an event stream looks for events no notification announced (a safety net). */
+  eventPollMs: number;
 }
 
 export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
@@ -40,7 +42,9 @@ export const CONFIG_HELP = `Environment:
   SHUTDOWN_TIMEOUT          on SIGTERM/SIGINT, how long requests in flight may take to finish
                             before their connections are closed (default 30s)
   DATABASE_MIGRATE          auto (default): apply pending migrations at start-up; require: apply
-                            none and refuse to start until "artifact-store migrate" has run`;
+                            none and refuse to start until "artifact-store migrate" has run
+  EVENT_POLL_INTERVAL       how often event streams look for new events besides being woken by
+                            commits (this node's, and other nodes' via PostgreSQL NOTIFY) (default 1s)`;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Every wrong setting is reported, one line each, not only the first.
@@ -86,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: check(() => logLevel(env), 'info'),
     shutdownTimeoutMs: check(() => duration(env, 'SHUTDOWN_TIMEOUT', 30_000), 0),
     migrations: check(() => migrationMode(env), 'apply'),
+    eventPollMs: check(() => duration(env, 'EVENT_POLL_INTERVAL', 1000), 0),
   };
   if (errors.length > 0) throw new ConfigError(errors.join('\n'));
   return config;

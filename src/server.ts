@@ -51,6 +51,9 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
       migrations: config.migrations,
     });
     await initEventLog(database.db);
+    const logSignal = new LogSignal();
+    // Other nodes' commits wake this node's event streams at once (the poll is only a safety net).
+    await database.onCommit(() => logSignal.notify());
     // Leftovers of small writes cut short by a crash.
     await driver.delete('staging');
     return {
@@ -58,10 +61,15 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
         db: database.db,
         content,
         uploads,
-        limits: { maxManifestBytes: config.maxManifestBytes, uploadExpiryMs: config.uploadExpiryMs },
+        limits: {
+          maxManifestBytes: config.maxManifestBytes,
+          uploadExpiryMs: config.uploadExpiryMs,
+          eventPollMs: config.eventPollMs,
+        },
         // The embedded database belongs to this process alone, so it sees every write.
         cache: new ReadCache(database.kind === 'embedded'),
-        logSignal: new LogSignal(),
+        logSignal,
+        announceCommits: database.kind === 'external',
       },
       database: database.kind,
       onFatal: database.onFatal,

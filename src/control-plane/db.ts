@@ -11,6 +11,7 @@ import { drizzle, type PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js'
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { COMMIT_CHANNEL } from './event-log.js';
 import * as schema from './schema.js';
 
 /** The database or a transaction on it: everything that reads or writes takes this type. */
@@ -23,6 +24,11 @@ export interface OpenDatabase {
   kind: 'embedded' | 'external';
   /** Called if the embedded server stops on its own. */
   onFatal(listener: (why: string) => void): void;
+  /**
+   * Calls `listener` when any node commits a mutation (LISTEN on the commit channel; external
+   * databases only — the embedded one has a single writer, which wakes its own waiters).
+   */
+  onCommit(listener: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,6 +69,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     return {
       ...wrap(client, 'embedded'),
       onFatal: (listener) => server.onExit(listener),
+      onCommit: async () => {},
       close: async () => {
         await client.end({ timeout: 5 });
         await server.stop();
@@ -90,7 +97,15 @@ async function openExternal(url: string, timeoutMs: number, mode: MigrationMode)
     );
   }
   const client = postgres(url, { ...options, max: POOL });
-  return { ...wrap(client, 'external'), onFatal: () => {}, close: () => client.end({ timeout: 5 }) };
+  return {
+    ...wrap(client, 'external'),
+    onFatal: () => {},
+    // postgres-js keeps one dedicated connection for LISTEN and re-listens after a reconnect.
+    onCommit: async (listener) => {
+      await client.listen(COMMIT_CHANNEL, () => listener());
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
 }
 
 function wrap(client: postgres.Sql, kind: OpenDatabase['kind']) {

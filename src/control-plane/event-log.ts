@@ -2,7 +2,7 @@
 // sequence numbers are gap-free and monotonic), appends its events, applies each to the views and
 // moves the head, all in one transaction. Each event's hash chains it to the one before.
 import { createHash } from 'node:crypto';
-import { asc, eq, gt } from 'drizzle-orm';
+import { asc, eq, gt, sql } from 'drizzle-orm';
 import type { Database } from './db.js';
 import { applyEvent, type RegistryEvent } from './events.js';
 import { eventHead, events, viewTables } from './schema.js';
@@ -19,7 +19,14 @@ export async function initEventLog(db: Database): Promise<void> {
   await db.insert(eventHead).values({ id: 1, seq: 0, hash: GENESIS_HASH }).onConflictDoNothing();
 }
 
-export function mutate<T>(db: Database, work: (m: Mutation) => Promise<T>): Promise<T> {
+/** The channel on which commits are announced to other nodes (the payload is the new head's seq). */
+export const COMMIT_CHANNEL = 'artifact_store_log';
+
+export function mutate<T>(
+  db: Database,
+  work: (m: Mutation) => Promise<T>,
+  options: { announce?: boolean } = {},
+): Promise<T> {
   return db.transaction(async (tx) => {
     const [head] = await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
     if (!head) throw new Error('event log is not initialised');
@@ -36,7 +43,11 @@ export function mutate<T>(db: Database, work: (m: Mutation) => Promise<T>): Prom
       },
     };
     const result = await work(mutation);
-    if (seq !== head.seq) await tx.update(eventHead).set({ seq, hash }).where(eq(eventHead.id, 1));
+    if (seq !== head.seq) {
+      await tx.update(eventHead).set({ seq, hash }).where(eq(eventHead.id, 1));
+      // Delivered by PostgreSQL at commit, and only if the transaction commits.
+      if (options.announce) await tx.execute(sql`select pg_notify(${COMMIT_CHANNEL}, ${String(seq)})`);
+    }
     return result;
   });
 }

@@ -12,6 +12,8 @@ export interface RegistryLimits {
   maxManifestBytes: number;
   /** An upload session with no write for this long is expired. */
   uploadExpiryMs: number;
+  /** How often an event stream looks for events no signal announced (a safety net). */
+  eventPollMs: number;
 }
 
 export interface RegistryContext {
@@ -22,13 +24,15 @@ export interface RegistryContext {
   cache: ReadCache;
   /** Rung after every committed mutation (the event stream waits on it). */
   logSignal: LogSignal;
+  /** Announce each commit to the other nodes (PostgreSQL NOTIFY, in the committing transaction). */
+  announceCommits: boolean;
 }
 
 /** Runs a mutation (one transaction on the event log), dropping cached metadata around it. */
 export async function withMutation<T>(ctx: RegistryContext, work: (m: Mutation) => Promise<T>): Promise<T> {
   ctx.cache.invalidate();
   try {
-    const result = await mutate(ctx.db, work);
+    const result = await mutate(ctx.db, work, { announce: ctx.announceCommits });
     ctx.logSignal.notify();
     return result;
   } finally {

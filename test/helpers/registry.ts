@@ -41,7 +41,8 @@ export async function startTestRegistry(env: Record<string, string> = {}): Promi
   const dataDir = await tempDataDir();
   // Request logs off unless a test asks for them (they would fill the test output).
   const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
-  config.databaseUrl = await freshDatabaseUrl();
+  // A fresh database on the PostgreSQL pass, unless the test names one (e.g. two nodes sharing it).
+  if (!env.DATABASE_URL) config.databaseUrl = await freshDatabaseUrl();
   const running = await startServer(config);
   return {
     ...running,

@@ -17,9 +17,6 @@ import { errorResponses } from './schemas.js';
 
 const TAGS = ['events'];
 
-/** Other nodes' commits ring no local signal: the stream looks again this often. */
-const POLL_MS = 1000;
-
 const Seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 const Head = z.object({ seq: z.number().int(), hash: z.string() }).openapi('EventLogHead');
@@ -190,7 +187,7 @@ function eventStream(
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   request.addEventListener('abort', onAbort, { once: true });
-  const items = followEvents(ctx, { ...options, pollMs: POLL_MS, signal: stop.signal });
+  const items = followEvents(ctx, { ...options, pollMs: ctx.limits.eventPollMs, signal: stop.signal });
   const encoder = new TextEncoder();
   const end = () => {
     request.removeEventListener('abort', onAbort);
