@@ -124,7 +124,7 @@ export async function startServer(config: Config): Promise<RunningRegistry> {
     Math.min(Math.max(config.uploadExpiryMs / 4, 250), 60_000),
     defaultReporter.error,
   );
-  ready(createApp(registry.ctx).fetch as Fetch);
+  ready(createApp(registry.ctx, { logLevel: config.logLevel }).fetch as Fetch);
   const port = (server.address() as AddressInfo).port;
   return {
     ...registry,

@@ -81,6 +81,20 @@ export class ContentStore {
     }
   }
 
+  /**
+   * Throws, saying why, when published content cannot be reached (a readiness probe). No content
+   * yet (no blobs/ directory) is fine; a blobs/ that cannot be entered is not.
+   */
+  async ping(): Promise<void> {
+    await this.driver.ping();
+    try {
+      await this.driver.stat('blobs/sha256');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException)?.code ?? (error as Error)?.message;
+      throw new Error(`blobs/sha256 is unusable (${code})`);
+    }
+  }
+
   /** Moves damaged bytes out of the content address, so the blob reads as absent and can be pushed again. */
   async quarantine(sha256: string): Promise<string> {
     const to = `quarantine/${sha256}.${Date.now()}`;

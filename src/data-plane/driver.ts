@@ -57,6 +57,8 @@ export interface StorageDriver {
   delete(path: string): Promise<void>;
   /** Names directly under a prefix (objects and sub-prefixes), in no particular order. */
   list(prefix: string): AsyncIterable<string>;
+  /** Throws, saying why, when the storage cannot be used (a readiness probe): cheap, writes nothing. */
+  ping(): Promise<void>;
 }
 
 /** The object exists but does not have the size the caller knows it must have. */

@@ -1,13 +1,19 @@
 // The HTTP application: /v2/ (OCI Distribution) dispatched by path, every failure turned into an OCI
 // JSON error by the one error map; beside it the native API under /api/v1 (its own error shape).
-// Every answer is stamped with the registry API version header.
+// Every answer is stamped with the registry API version header and the request's id; every request
+// is timed, counted and logged (ops.ts), and /healthz, /readyz and /metrics sit beside the APIs.
 import { Hono } from 'hono';
+import type { LogLevel } from '../config.js';
 import { DomainError } from '../errors.js';
+import { createLogger, type Logger, requestFields } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { metricsSources } from '../observability/probes.js';
 import { isValidName } from '../oci/names.js';
 import type { RegistryContext } from '../registry/context.js';
 import { API_BASE, createApi } from './api/app.js';
 import { apiError } from './api/errors.js';
 import { routingPath } from './api/paths.js';
+import { observeRequests, opsRoutes } from './ops.js';
 import { type Env, requireNoDotSegments } from './request.js';
 import { type ErrorReporter, errorResponse } from './v2/error-map.js';
 import * as v2 from './v2/handlers.js';
@@ -15,19 +21,38 @@ import { API_VERSION_HEADER, json } from './v2/responses.js';
 import { parseV2Path } from './v2/routes.js';
 
 export interface AppOptions {
-  /** Where failures are reported (defaults to stderr). */
+  /** Where failures are reported (defaults to the app's logger). */
   reporter?: ErrorReporter;
+  /**
+   * Level of the app's log (JSON lines on stdout). Defaults to `warn`: failures are reported, as
+   * before request logs existed, and no line per request (the server passes LOG_LEVEL).
+   */
+  logLevel?: LogLevel;
+  /** The app's logger, instead of one at `logLevel`. */
+  logger?: Logger;
+  /** The app's metrics (defaults to a registry of its own, with the gauges read from `ctx`). */
+  metrics?: Metrics;
 }
 
-export const defaultReporter: ErrorReporter = {
-  error: (error) => console.error('request failed:', error),
-  warn: (message) => console.error(`warning: ${message}`),
-};
+/** Failures reported through `logger`, naming the request being served when there is one. */
+export function loggingReporter(logger: Logger): ErrorReporter {
+  return {
+    error: (error) => logger.error({ ...requestFields(), err: error }, 'request failed'),
+    warn: (message) => logger.warn(requestFields(), message),
+  };
+}
+
+/** For failures outside an app (the upload sweeper): the JSON log at `info`. */
+export const defaultReporter: ErrorReporter = loggingReporter(createLogger('info'));
 
 export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<Env> {
   const app = new Hono<Env>({ getPath: routingPath });
-  const reporter = options.reporter ?? defaultReporter;
+  const logger = options.logger ?? createLogger(options.logLevel ?? 'warn');
+  const reporter = options.reporter ?? loggingReporter(logger);
+  const metrics = options.metrics ?? new Metrics(metricsSources(ctx));
 
+  // First, so that it times everything, including answers made by the error maps.
+  app.use('*', observeRequests(metrics, logger));
   app.use('*', async (c, next) => {
     await next();
     c.res.headers.set(
@@ -43,6 +68,7 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
 
   app.onError((error, c) => errorResponse(error, c.req.path, reporter));
 
+  opsRoutes(app, ctx, metrics);
   app.all('/v2/*', (c) => dispatchV2(ctx, c));
   app.all('/v2', (c) => dispatchV2(ctx, c));
   app.route(API_BASE, createApi(ctx, reporter));

@@ -9,7 +9,8 @@ import { digestOf, pushBlob, pushImage, startTestRegistry, type TestRegistry } f
 
 let r: TestRegistry;
 beforeAll(async () => {
-  r = await startTestRegistry();
+  // At `warn`, the log (JSON lines on stdout) has the server's reports of damaged bytes.
+  r = await startTestRegistry({ LOG_LEVEL: 'warn' });
 });
 afterAll(async () => {
   await r?.close();
@@ -27,14 +28,14 @@ describe('blob bytes missing or damaged in storage', () => {
       const bytes = randomBytes(50_000);
       const digest = await pushBlob(r, 'faults/a', bytes);
       await damage(fileOf(digest));
-      const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+      const logged = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
       try {
         const head = await r.fetch(`/v2/faults/a/blobs/${digest}`, { method: 'HEAD' });
         expect(head.status).toBe(404);
         const get = await r.fetch(`/v2/faults/a/blobs/${digest}`);
         expect(get.status).toBe(404);
         expect(((await get.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe('BLOB_UNKNOWN');
-        expect(logged.mock.calls.flat().join(' ')).toMatch(/unreadable|missing|bytes/);
+        expect(logged.mock.calls.flat().join(' ')).toMatch(/"level":"warn".*(unreadable|missing|bytes)/);
       } finally {
         logged.mockRestore();
       }
@@ -48,7 +49,7 @@ describe('blob bytes missing or damaged in storage', () => {
     const image = await pushImage(r, 'faults/b', 'v1', []);
     // Not in the read cache of this test's server? Push made no GET, so the bytes are read from storage.
     await rm(fileOf(image.digest));
-    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logged = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
       expect((await r.fetch('/v2/faults/b/manifests/v1', { method: 'HEAD' })).status).toBe(404);
       expect((await r.fetch('/v2/faults/b/manifests/v1')).status).toBe(404);

@@ -1,7 +1,8 @@
 // The storage driver on a local directory. Durable means synced: a write is followed by fdatasync of
 // the file and, when a name appears or moves, fsync of its directory, before the call returns.
-import { close, createReadStream, createWriteStream, fstat, open as openCallback } from 'node:fs';
+import { close, constants, createReadStream, createWriteStream, fstat, open as openCallback } from 'node:fs';
 import {
+  access,
   copyFile,
   link,
   mkdir,
@@ -196,6 +197,15 @@ export class FsDriver implements StorageDriver {
     yield* names;
   }
 
+  async ping(): Promise<void> {
+    try {
+      if (!(await stat(this.root)).isDirectory()) throw new Error('not a directory');
+      await access(this.root, constants.R_OK | constants.W_OK | constants.X_OK);
+    } catch (error) {
+      throw new Error(`the storage directory is unusable (${errorCode(error)})`);
+    }
+  }
+
   /** mkdir -p, syncing each parent whose entry list changed so the new directory survives a crash. */
   private async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
@@ -242,4 +252,8 @@ async function truncateFile(path: string, size: number): Promise<void> {
 
 function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException)?.code ?? (error as Error)?.message ?? String(error);
 }
