@@ -5,6 +5,7 @@ import { lookup } from 'node:dns/promises';
 import type { Server } from 'node:http';
 import { type AddressInfo, isIP } from 'node:net';
 import { join } from 'node:path';
+import type { DestinationStream } from 'pino';
 import { type Config, ConfigError } from './config.js';
 import { openDatabase } from './control-plane/db.js';
 import { initEventLog } from './control-plane/event-log.js';
@@ -13,8 +14,9 @@ import { ContentStore } from './data-plane/content-store.js';
 import { FsDriver } from './data-plane/drivers/fs-driver.js';
 import { InProcessLocker } from './data-plane/locker.js';
 import { UploadWriter } from './data-plane/upload-writer.js';
-import { createApp, defaultReporter } from './http/app.js';
+import { createApp, loggingReporter } from './http/app.js';
 import { closeServer, type Fetch, listen } from './http/node-server.js';
+import { createLogger } from './observability/logger.js';
 import type { RegistryContext } from './registry/context.js';
 import { LogSignal } from './registry/log-signal.js';
 import { ReadCache } from './registry/read-cache.js';
@@ -84,7 +86,12 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
   }
 }
 
-export async function startServer(config: Config): Promise<RunningRegistry> {
+export interface ServerOptions {
+  /** Where the log's JSON lines go (default stdout): tests collect them. */
+  logDestination?: DestinationStream;
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningRegistry> {
   const address = await resolveHost(config.host);
   const dataDir = await lockDataDir(config.dataDir);
   // The port is bound before the database opens; requests that arrive meanwhile wait for it.
@@ -119,12 +126,15 @@ export async function startServer(config: Config): Promise<RunningRegistry> {
     await registry.close();
     throw error;
   }
+  const logger = options.logDestination
+    ? createLogger(config.logLevel, options.logDestination)
+    : createLogger(config.logLevel);
   const stopSweeper = startUploadSweeper(
     registry.ctx,
     Math.min(Math.max(config.uploadExpiryMs / 4, 250), 60_000),
-    defaultReporter.error,
+    loggingReporter(logger).error,
   );
-  ready(createApp(registry.ctx, { logLevel: config.logLevel }).fetch as Fetch);
+  ready(createApp(registry.ctx, { logger }).fetch as Fetch);
   const port = (server.address() as AddressInfo).port;
   return {
     ...registry,

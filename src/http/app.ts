@@ -42,9 +42,6 @@ export function loggingReporter(logger: Logger): ErrorReporter {
   };
 }
 
-/** For failures outside an app (the upload sweeper): the JSON log at `info`. */
-export const defaultReporter: ErrorReporter = loggingReporter(createLogger('info'));
-
 export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<Env> {
   const app = new Hono<Env>({ getPath: routingPath });
   const logger = options.logger ?? createLogger(options.logLevel ?? 'warn');

@@ -8,10 +8,22 @@ import type { LogLevel } from '../config.js';
 export type { Logger };
 
 /**
- * A logger at `level`. Lines go through process.stdout (not pino's own fd writer) so that they
- * interleave with the CLI's other stdout lines in order.
+ * stdout through pino's own writer (sonic-boom): an asynchronous write per line, without Node's
+ * stream machinery, which cost a quarter of the manifest GETs a server answered. Whatever is still
+ * queued is written synchronously when the process exits.
  */
-export function createLogger(level: LogLevel, destination: DestinationStream = process.stdout): Logger {
+let stdout: ReturnType<typeof pino.destination> | undefined;
+function sharedStdout(): DestinationStream {
+  if (!stdout) {
+    const destination = pino.destination({ dest: 1, sync: false });
+    process.once('exit', () => destination.flushSync());
+    stdout = destination;
+  }
+  return stdout;
+}
+
+/** A logger at `level`, writing JSON lines to stdout (or `destination`, for tests). */
+export function createLogger(level: LogLevel, destination: DestinationStream = sharedStdout()): Logger {
   return pino(
     {
       level,

@@ -13,6 +13,8 @@ export { snapshotViews } from '../../src/control-plane/event-log.js';
 
 export interface TestRegistry extends RunningRegistry {
   dataDir: string;
+  /** The JSON log lines the server wrote so far (none unless LOG_LEVEL is set). */
+  logs(): string[];
   /** fetch relative to the registry root */
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
@@ -43,11 +45,15 @@ export async function startTestRegistry(env: Record<string, string> = {}): Promi
   const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
   // A fresh database on the PostgreSQL pass, unless the test names one (e.g. two nodes sharing it).
   if (!env.DATABASE_URL) config.databaseUrl = await freshDatabaseUrl();
-  const running = await startServer(config);
+  const lines: string[] = [];
+  const running = await startServer(config, {
+    logDestination: { write: (line: string) => lines.push(line) },
+  });
   return {
     ...running,
     dataDir,
     fetch: (path, init) => fetch(`${running.url}${path}`, init),
+    logs: () => [...lines],
     async close() {
       await running.close();
       await rm(dataDir, { recursive: true, force: true });

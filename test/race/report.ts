@@ -78,25 +78,32 @@ export class Tally {
 }
 
 /**
- * The server reports unexpected errors with console.error ("request failed: …"). Captures them
- * (grouped by message with ids and paths masked) so the run's output stays readable.
+ * The server logs unexpected errors at level error (JSON lines, collected by the test server when it
+ * runs with LOG_LEVEL=error). Groups those written from now on by message, with ids and paths masked,
+ * so the run's output stays readable.
  */
-export function captureServerErrors(): { stop(): Map<string, number> } {
-  const original = console.error;
-  const seen = new Map<string, number>();
-  console.error = (...args: unknown[]) => {
-    const text = args
-      .map((a) => (a instanceof Error ? `${a.constructor.name}: ${a.message}` : String(a)))
-      .join(' ')
-      .split('\n')[0]!
-      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
-      .replace(/[0-9a-f]{64}/g, '<hex>')
-      .replace(/'\/[^']*artifact-store-test-[^/']*/g, "'<dataDir>");
-    seen.set(text, (seen.get(text) ?? 0) + 1);
-  };
+export function captureServerErrors(server: { logs(): string[] }): { stop(): Map<string, number> } {
+  const from = server.logs().length;
   return {
     stop() {
-      console.error = original;
+      const seen = new Map<string, number>();
+      for (const line of server.logs().slice(from)) {
+        let entry: { level?: string; msg?: string; err?: { type?: string; message?: string } };
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (entry.level !== 'error') continue;
+        const text = (
+          entry.err ? `${entry.err.type ?? 'Error'}: ${entry.err.message ?? ''}` : (entry.msg ?? '')
+        )
+          .split('\n')[0]!
+          .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
+          .replace(/[0-9a-f]{64}/g, '<hex>')
+          .replace(/'\/[^']*artifact-store-test-[^/']*/g, "'<dataDir>");
+        seen.set(text, (seen.get(text) ?? 0) + 1);
+      }
       return seen;
     },
   };

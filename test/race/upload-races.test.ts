@@ -41,8 +41,9 @@ describe('upload races: random interleavings', () => {
   const started = performance.now();
 
   beforeAll(async () => {
-    serverErrors = captureServerErrors();
-    run = newRun(await startTestRegistry());
+    const r = await startTestRegistry({ LOG_LEVEL: 'error' });
+    serverErrors = captureServerErrors(r);
+    run = newRun(r);
   });
 
   afterAll(async () => {
@@ -108,8 +109,8 @@ describe('upload races: known defects', () => {
   let serverErrors: ReturnType<typeof captureServerErrors>;
 
   beforeAll(async () => {
-    serverErrors = captureServerErrors();
-    r = await startTestRegistry();
+    r = await startTestRegistry({ LOG_LEVEL: 'error' });
+    serverErrors = captureServerErrors(r);
   });
 
   afterAll(async () => {
