@@ -19,5 +19,10 @@ RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 EXPOSE 5000
 USER node
-# The server is PID 1's only child of interest: SIGTERM stops it (and its database) cleanly.
+# Liveness: the process serves HTTP (readiness, with the database and the blob store, is /readyz).
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 5000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# SIGTERM lets requests in flight finish for SHUTDOWN_TIMEOUT (30 s), then stops the database:
+# give the container at least that long (docker stop -t 40).
+STOPSIGNAL SIGTERM
 CMD ["node", "dist/cli.js", "serve"]

@@ -8,14 +8,15 @@ import type { LogLevel } from '../config.js';
 export type { Logger };
 
 /**
- * stdout through pino's own writer (sonic-boom): an asynchronous write per line, without Node's
- * stream machinery, which cost a quarter of the manifest GETs a server answered. Whatever is still
- * queued is written synchronously when the process exits.
+ * stdout through pino's own writer (sonic-boom), buffered: lines are written 8 KiB at a time, and at
+ * least every 250 ms, instead of one write per line through Node's stream machinery (which cost a
+ * busy server a third of its manifest GETs). What is still buffered is written when the process exits.
  */
 let stdout: ReturnType<typeof pino.destination> | undefined;
 function sharedStdout(): DestinationStream {
   if (!stdout) {
-    const destination = pino.destination({ dest: 1, sync: false });
+    const destination = pino.destination({ dest: 1, sync: false, minLength: 8192 });
+    setInterval(() => destination.flush(), 250).unref();
     process.once('exit', () => destination.flushSync());
     stdout = destination;
   }
