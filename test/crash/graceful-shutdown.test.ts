@@ -13,10 +13,14 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
+/** The database each DATA_DIR was started with (a restart must find the same one). */
+const databases = new Map<string, string | undefined>();
+
 async function server(env: Record<string, string> = {}): Promise<ServerProcess> {
   const dir = env.DATA_DIR ?? (await tempDataDir('artifact-store-shutdown-'));
   if (!dirs.includes(dir)) dirs.push(dir);
-  const databaseUrl = env.DATABASE_URL ?? (await freshDatabaseUrl());
+  if (!databases.has(dir)) databases.set(dir, await freshDatabaseUrl());
+  const databaseUrl = databases.get(dir);
   return spawnServer({ ...env, DATA_DIR: dir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
 }
 
