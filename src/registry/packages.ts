@@ -6,7 +6,6 @@
 
 import type { Database } from '../control-plane/db.js';
 import { blobsBySha256, findPackageByDigest, linkedOf } from '../control-plane/package-queries.js';
-import { findManifest } from '../control-plane/queries.js';
 import { DomainError } from '../errors.js';
 import { CborError, type CborMap, type CborValue, decodeCanonical, encodeCanonical } from '../native/cbor.js';
 import { fromJson, toJson } from '../native/json-projection.js';
@@ -63,7 +62,8 @@ export async function publishPackage(
     if (empty) await recordAndLinkBlob(m, repository, empty, 'manifest');
     await recordBlob(m, cbor);
     await recordBlob(m, projection);
-    const existing = await findManifest(m.tx, repository, digest);
+    // One read says both whether the projection is stored and whether it is already this package.
+    const existing = await findPackageByDigest(m.tx, repository, digest);
     if (!existing) {
       await m.emit({
         type: 'manifest.stored',
@@ -76,7 +76,7 @@ export async function publishPackage(
         ...(manifest.subject ? { subject: manifest.subject.sha256 } : {}),
       });
     }
-    const created = !existing || !(await isPublished(m.tx, repository, digest));
+    const created = existing?.packageSha256 == null;
     if (created) {
       await m.emit({
         type: 'package.published',
@@ -172,8 +172,4 @@ async function requireFiles(db: Database, manifest: NativeManifest): Promise<voi
       { missing: [...new Set(missing)].slice(0, 100), count: missing.length },
     );
   }
-}
-
-async function isPublished(db: Database, repository: string, digest: string): Promise<boolean> {
-  return (await findPackageByDigest(db, repository, digest))?.packageSha256 != null;
 }
