@@ -97,10 +97,9 @@ export interface OciNativeView {
  * digest to the blob's blake3 digest.
  */
 export function nativeViewOfOci(
-  bytes: Uint8Array,
+  doc: OciDocument,
   blake3Of: (sha256: string) => string | undefined,
 ): OciNativeView {
-  const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
   const file = (d: unknown): OciFileView => {
     const o = d as OciDescriptor;
     const view: OciFileView = { media_type: o.mediaType, size: o.size, sha256: o.digest };
@@ -138,9 +137,15 @@ export function nativeViewOfOci(
   return view;
 }
 
+/** Stored OCI manifest bytes (validated at push), parsed once for what the native view reads. */
+export type OciDocument = Record<string, unknown>;
+
+export function parseOciDocument(bytes: Uint8Array): OciDocument {
+  return JSON.parse(Buffer.from(bytes).toString('utf8')) as OciDocument;
+}
+
 /** The sha256 digests a native view needs blake3 for. */
-export function blobDigestsOf(bytes: Uint8Array): string[] {
-  const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
+export function blobDigestsOf(doc: OciDocument): string[] {
   const out: string[] = [];
   for (const d of [
     doc.config,

@@ -16,7 +16,7 @@ import { parseDigest } from '../digest.js';
 import { DomainError, isDomainError } from '../errors.js';
 import { type CborMap, decodeCanonical } from '../native/cbor.js';
 import { toJcs, toJson } from '../native/json-projection.js';
-import { blobDigestsOf, nativeViewOfOci } from '../native/oci-projection.js';
+import { blobDigestsOf, nativeViewOfOci, parseOciDocument } from '../native/oci-projection.js';
 import { isValidTag } from '../oci/names.js';
 import type { RegistryContext } from './context.js';
 import { deleteManifest } from './manifests.js';
@@ -97,12 +97,12 @@ export async function packageJson(ctx: RegistryContext, row: PackageRow): Promis
 }
 
 async function ociView(ctx: RegistryContext, row: PackageRow) {
-  const bytes = await read(ctx, row.sha256, row.size, row.digest);
+  const doc = parseOciDocument(await read(ctx, row.sha256, row.size, row.digest));
   const known = await blobsBySha256(
     ctx.db,
-    blobDigestsOf(bytes).map((d) => d.slice(7)),
+    blobDigestsOf(doc).map((d) => d.slice(7)),
   );
-  return nativeViewOfOci(bytes, (digest) => {
+  return nativeViewOfOci(doc, (digest) => {
     const blob = known.get(digest.slice(7));
     return blob && `blake3:${blob.blake3}`;
   });
