@@ -8,7 +8,7 @@ import { DomainError } from '../errors.js';
 import { createLogger, type Logger, requestFields } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { metricsSources } from '../observability/probes.js';
-import { isValidName } from '../oci/names.js';
+import { requireValidName } from '../oci/names.js';
 import type { RegistryContext } from '../registry/context.js';
 import { API_BASE, createApi } from './api/app.js';
 import { apiError } from './api/errors.js';
@@ -83,9 +83,7 @@ async function dispatchV2(ctx: RegistryContext, c: Parameters<typeof v2.getBlob>
   const method = c.req.method;
   if (!route)
     throw new DomainError('endpoint-unknown', 'not a registry endpoint', { path: c.req.path.slice(0, 200) });
-  if ('name' in route && !isValidName(route.name)) {
-    throw new DomainError('name-invalid', 'invalid repository name', { name: route.name.slice(0, 300) });
-  }
+  if ('name' in route) requireValidName(route.name);
   const read = method === 'GET' || method === 'HEAD';
   switch (route.kind) {
     case 'base':

@@ -13,7 +13,7 @@ import {
 import { type Digest, formatDigest, looksLikeDigest, parseDigest } from '../digest.js';
 import { DomainError, isDomainError } from '../errors.js';
 import { type ParsedManifest, parseManifest } from '../oci/manifest.js';
-import { isValidTag } from '../oci/names.js';
+import { requireValidTag } from '../oci/names.js';
 import { recordBlob } from './blobs.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
 import { removeTag, requireUntaggableRemoval, setTag } from './tags.js';
@@ -31,9 +31,7 @@ export function parseReference(reference: string): Reference {
       });
     }
   }
-  if (!isValidTag(reference))
-    throw new DomainError('tag-invalid', 'invalid tag', { tag: reference.slice(0, 200) });
-  return { kind: 'tag', tag: reference };
+  return { kind: 'tag', tag: requireValidTag(reference) };
 }
 
 export interface PushedManifest {
@@ -52,9 +50,7 @@ export async function putManifest(
   /** More tags to set in the same transaction (`?tag=` on a push by digest). */
   extraTags: string[] = [],
 ): Promise<PushedManifest> {
-  for (const tag of extraTags) {
-    if (!isValidTag(tag)) throw new DomainError('tag-invalid', 'invalid tag', { tag: tag.slice(0, 200) });
-  }
+  for (const tag of extraTags) requireValidTag(tag);
   const tags = [...new Set([...(reference.kind === 'tag' ? [reference.tag] : []), ...extraTags])];
   const parsed = parseManifest(bytes, contentType);
   const algorithm = reference.kind === 'digest' ? reference.digest.algorithm : 'sha256';

@@ -12,10 +12,11 @@ import { fromJson, toJson } from '../native/json-projection.js';
 import { EMPTY_CONFIG, OCI_MANIFEST, ociProjection, usesEmptyConfig } from '../native/oci-projection.js';
 import { type NativeManifest, parseNativeManifest } from '../native/package-manifest.js';
 import { MAX_INDEXED_ANNOTATIONS, textLength } from '../oci/manifest.js';
+import { requireValidTag } from '../oci/names.js';
 import { recordAndLinkBlob, recordBlob } from './blobs.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
 import { validateMetadata } from './metadata-schemas.js';
-import { requireValidTag, setTag, type TagOutcome, type TagPolicy } from './tags.js';
+import { setTag, type TagOutcome, type TagPolicy } from './tags.js';
 
 /** A package body: canonical CBOR bytes, or its JSON projection (already parsed). */
 export type PackageBody = { kind: 'cbor'; bytes: Uint8Array } | { kind: 'json'; value: unknown };

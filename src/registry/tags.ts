@@ -5,7 +5,7 @@ import type { Mutation } from '../control-plane/event-log.js';
 import { immutableTags } from '../control-plane/package-queries.js';
 import { findManifest, findTag, repositoryExists } from '../control-plane/queries.js';
 import { DomainError } from '../errors.js';
-import { isValidTag } from '../oci/names.js';
+import { requireValidTag } from '../oci/names.js';
 import { type RegistryContext, withMutation } from './context.js';
 
 export type TagPolicy = 'keep-existing' | 'replace';
@@ -62,10 +62,6 @@ export async function requireUntaggableRemoval(
 ) {
   if (tags.length > 0 && (await immutableTags(m.tx, repository)))
     throw immutable(repository, tags[0]!, digest);
-}
-
-export function requireValidTag(tag: string): void {
-  if (!isValidTag(tag)) throw new DomainError('tag-invalid', 'invalid tag', { tag: tag.slice(0, 200) });
 }
 
 /** Makes a repository's tags immutable (or mutable again). */

@@ -5,7 +5,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { PackageFilter } from '../../control-plane/package-queries.js';
 import { DomainError } from '../../errors.js';
-import { isValidName } from '../../oci/names.js';
+import { requireValidName } from '../../oci/names.js';
 import type { RegistryContext } from '../../registry/context.js';
 import {
   deletePackage,
@@ -194,12 +194,6 @@ const deleteRoute = createRoute({
   responses: { 204: { description: 'deleted' }, ...errorResponses(400, 404, 409) },
 });
 
-export function requireName(name: string): string {
-  if (!isValidName(name))
-    throw new DomainError('name-invalid', 'invalid repository name', { name: name.slice(0, 300) });
-  return name;
-}
-
 export const packagesRoutes: RouteModule = (api, ctx) => {
   // The JSON projection of a manifest is larger than its CBOR (base64 byte strings, escapes).
   const limit = bodyLimit({
@@ -213,7 +207,7 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
 
   api.openapi(putPackage, async (c) => {
     const { repo, ref: tag } = c.req.valid('param');
-    const published = await publishPackage(ctx, requireName(repo), await packageBody(c, ctx), {
+    const published = await publishPackage(ctx, requireValidName(repo), await packageBody(c, ctx), {
       name: tag,
       policy: c.req.valid('query').policy,
     });
@@ -222,13 +216,13 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
 
   api.openapi(postPackage, async (c) => {
     const { repo } = c.req.valid('param');
-    const published = await publishPackage(ctx, requireName(repo), await packageBody(c, ctx));
+    const published = await publishPackage(ctx, requireValidName(repo), await packageBody(c, ctx));
     return published.created ? created(c, repo, published) : c.json(published, 200);
   });
 
   api.openapi(getPackage, async (c) => {
     const { repo, ref } = c.req.valid('param');
-    const row = await resolvePackage(ctx, requireName(repo), ref);
+    const row = await resolvePackage(ctx, requireValidName(repo), ref);
     const headers: Record<string, string> = {
       'Package-Kind': kindOf(row),
       'Docker-Content-Digest': row.digest,
@@ -269,17 +263,18 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
           filter.annotations.push({ [key.slice(11)]: value });
       }
     }
-    if (query.subject) filter.subject = (await resolvePackage(ctx, requireName(repo), query.subject)).digest;
+    if (query.subject)
+      filter.subject = (await resolvePackage(ctx, requireValidName(repo), query.subject)).digest;
     const cursor = query.cursor === undefined ? undefined : Number(query.cursor);
     if (cursor !== undefined && !Number.isSafeInteger(cursor)) {
       throw new DomainError('pagination-invalid', 'cursor must be the `next` of a previous page', {});
     }
-    return c.json(await listPackages(ctx, requireName(repo), filter, cursor, query.limit ?? 100), 200);
+    return c.json(await listPackages(ctx, requireValidName(repo), filter, cursor, query.limit ?? 100), 200);
   });
 
   api.openapi(deleteRoute, async (c) => {
     const { repo, ref } = c.req.valid('param');
-    await deletePackage(ctx, requireName(repo), ref);
+    await deletePackage(ctx, requireValidName(repo), ref);
     return c.body(null, 204);
   });
 };

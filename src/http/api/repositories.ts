@@ -6,10 +6,10 @@ import {
   tagTargetPage,
 } from '../../control-plane/package-queries.js';
 import { DomainError } from '../../errors.js';
+import { requireValidName, requireValidTag } from '../../oci/names.js';
 import { resolvePackage } from '../../registry/package-views.js';
-import { deleteTag, pointTag, requireValidTag, setImmutableTags } from '../../registry/tags.js';
+import { deleteTag, pointTag, setImmutableTags } from '../../registry/tags.js';
 import type { RouteModule } from './app.js';
-import { requireName } from './packages.js';
 import { AnyDigest, errorResponses, PageQuery, RepositoryParam } from './schemas.js';
 
 const TAG = ['repositories'];
@@ -178,7 +178,7 @@ export const repositoriesRoutes: RouteModule = (api, ctx) => {
   });
 
   const oneRepository = async (name: string) => {
-    const [row] = await repositorySummaries(ctx.db, undefined, 1, requireName(name));
+    const [row] = await repositorySummaries(ctx.db, undefined, 1, requireValidName(name));
     if (!row) throw new DomainError('name-unknown', 'repository name not known to registry', { name });
     return repositoryJson(row);
   };
@@ -187,14 +187,14 @@ export const repositoriesRoutes: RouteModule = (api, ctx) => {
 
   api.openapi(patchRepository, async (c) => {
     const { repo } = c.req.valid('param');
-    await setImmutableTags(ctx, requireName(repo), c.req.valid('json').immutable_tags);
+    await setImmutableTags(ctx, requireValidName(repo), c.req.valid('json').immutable_tags);
     return c.json(await oneRepository(repo), 200);
   });
 
   api.openapi(listTags, async (c) => {
     const { repo } = c.req.valid('param');
     const { limit = 100, cursor } = c.req.valid('query');
-    const rows = await tagTargetPage(ctx.db, requireName(repo), cursor, limit + 1);
+    const rows = await tagTargetPage(ctx.db, requireValidName(repo), cursor, limit + 1);
     const page = rows.slice(0, limit);
     const next = rows.length > limit ? page.at(-1)?.name : undefined;
     return c.json(next ? { tags: page, next } : { tags: page }, 200);
@@ -203,7 +203,7 @@ export const repositoriesRoutes: RouteModule = (api, ctx) => {
   api.openapi(getTag, async (c) => {
     const { repo, tag } = c.req.valid('param');
     requireValidTag(tag);
-    const row = await resolvePackage(ctx, requireName(repo), tag);
+    const row = await resolvePackage(ctx, requireValidName(repo), tag);
     return c.json({ name: tag, digest: row.digest, address: row.address }, 200);
   });
 
@@ -211,7 +211,7 @@ export const repositoriesRoutes: RouteModule = (api, ctx) => {
     const { repo, tag } = c.req.valid('param');
     const { target, policy } = c.req.valid('json');
     requireValidTag(tag);
-    const digest = (await resolvePackage(ctx, requireName(repo), target)).digest;
+    const digest = (await resolvePackage(ctx, requireValidName(repo), target)).digest;
     const outcome = await pointTag(ctx, repo, tag, digest, policy);
     return c.json({ name: tag, digest, outcome }, outcome === 'inserted' ? 201 : 200);
   });
@@ -219,7 +219,7 @@ export const repositoriesRoutes: RouteModule = (api, ctx) => {
   api.openapi(deleteTagRoute, async (c) => {
     const { repo, tag } = c.req.valid('param');
     requireValidTag(tag);
-    await deleteTag(ctx, requireName(repo), tag);
+    await deleteTag(ctx, requireValidName(repo), tag);
     return c.body(null, 204);
   });
 };
