@@ -78,8 +78,9 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
 }
 
 async function dispatchV2(ctx: RegistryContext, c: Parameters<typeof v2.getBlob>[1]): Promise<Response> {
-  requireNoDotSegments(c);
   const route = parseV2Path(c.req.path);
+  if (route) c.set('v2Route', route.kind);
+  requireNoDotSegments(c);
   const method = c.req.method;
   if (!route)
     throw new DomainError('endpoint-unknown', 'not a registry endpoint', { path: c.req.path.slice(0, 200) });

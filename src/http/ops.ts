@@ -9,7 +9,6 @@ import { readiness } from '../observability/probes.js';
 import type { RegistryContext } from '../registry/context.js';
 import { contentLength, type Env } from './request.js';
 import { json } from './v2/responses.js';
-import { parseV2Path } from './v2/routes.js';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 
@@ -100,8 +99,9 @@ export function observeRequests(metrics: Metrics, logger: Logger): MiddlewareHan
 export function routeLabel(c: Context<Env>): string {
   const path = c.req.path;
   if (path === '/v2' || path.startsWith('/v2/')) {
-    const route = parseV2Path(path);
-    return route ? `v2_${route.kind}` : 'v2_unknown';
+    // Parsed once, by the /v2/ dispatcher.
+    const kind = c.get('v2Route');
+    return kind ? `v2_${kind}` : 'v2_unknown';
   }
   const template = routePath(c);
   return template.startsWith('/') && !template.includes('*') ? template : 'other';

@@ -10,6 +10,10 @@ export type Env = {
     incoming?: import('node:http').IncomingMessage;
     outgoing?: import('node:http').ServerResponse;
   };
+  Variables: {
+    /** The /v2/ endpoint kind the dispatcher parsed (the metrics' route label reads it). */
+    v2Route?: string;
+  };
 };
 
 /** The request body as a Node stream: the socket itself on Node, the web stream elsewhere (tests). */
