@@ -66,6 +66,14 @@ describe('typed metadata', () => {
     expect((await putJson(r, '/api/v1/schemas/ok.v1', [1, 2])).status).toBe(400);
   });
 
+  it('bounds every JSON body: a schema past the limit is 413 and is not registered', async () => {
+    const huge = { type: 'object', description: 'x'.repeat(17 * 1024 * 1024) };
+    const res = await putJson(r, '/api/v1/schemas/huge.v1', huge);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('manifest-too-large');
+    expect((await r.fetch('/api/v1/schemas/huge.v1')).status).toBe(404);
+  });
+
   it('validates metadata at publish: 422 with a JSON pointer per error; unknown variants refused', async () => {
     await putJson(r, '/api/v1/schemas/build.report.v1', REPORT_V1);
     const bad = await report('meta/bad', {

@@ -2,6 +2,9 @@
 // it, and the OpenAPI 3.1 document at /api/v1/openapi.json is generated from those declarations.
 // Handlers read the request and call src/registry/; failures become answers in errors.ts.
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { DomainError } from '../../errors.js';
 import type { RegistryContext } from '../../registry/context.js';
 import type { Env } from '../request.js';
 import type { ErrorReporter } from '../v2/error-map.js';
@@ -27,8 +30,30 @@ const MODULES: RouteModule[] = [
   eventsRoutes,
 ];
 
+/**
+ * Every JSON body is read whole (to validate it), so each is bounded: by what the largest one needs,
+ * a package's JSON projection (larger than its CBOR: base64 byte strings, escapes). Other bodies
+ * stream (upload chunks) or are read bounded (CBOR). Only where a body is read: touching the body of
+ * a GET would cost every read a full Request.
+ */
+function jsonBodyLimit(maxManifestBytes: number): MiddlewareHandler<Env> {
+  const limit = bodyLimit({
+    maxSize: maxManifestBytes * 2 + 65536,
+    onError: () => {
+      throw new DomainError('manifest-too-large', 'the request body is too large', {});
+    },
+  });
+  return async (c, next) => {
+    const method = c.req.method;
+    const json = /^application\/([\w.+-]*\+)?json\b/i.test(c.req.header('content-type') ?? '');
+    if (json && (method === 'PUT' || method === 'POST' || method === 'PATCH')) return limit(c, next);
+    await next();
+  };
+}
+
 export function createApi(ctx: RegistryContext, reporter: ErrorReporter): Api {
   const api = new OpenAPIHono<Env>({ defaultHook: validationHook as never });
+  api.use('*', jsonBodyLimit(ctx.limits.maxManifestBytes));
   for (const register of MODULES) register(api, ctx);
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -2,7 +2,6 @@
 // with queries, delete.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { PackageFilter } from '../../control-plane/package-queries.js';
 import { DomainError } from '../../errors.js';
 import { requireValidName } from '../../oci/names.js';
@@ -195,16 +194,6 @@ const deleteRoute = createRoute({
 });
 
 export const packagesRoutes: RouteModule = (api, ctx) => {
-  // The JSON projection of a manifest is larger than its CBOR (base64 byte strings, escapes).
-  const limit = bodyLimit({
-    maxSize: ctx.limits.maxManifestBytes * 2 + 65536,
-    onError: () => {
-      throw new DomainError('manifest-too-large', 'the package manifest is too large', {});
-    },
-  });
-  // Only where a body is read (touching the body of a GET would cost every read a full Request).
-  api.on(['PUT', 'POST'], ['/repositories/:repo/packages', '/repositories/:repo/packages/:ref'], limit);
-
   api.openapi(putPackage, async (c) => {
     const { repo, ref: tag } = c.req.valid('param');
     const published = await publishPackage(ctx, requireValidName(repo), await packageBody(c, ctx), {
