@@ -2,13 +2,14 @@
 // and /v2/ manifest pushes at once. Each step takes the event log's head lock for its whole
 // transaction, so the invariants hold whatever the interleaving: one tag.set then a chain of moves
 // whose `previous` is always the tag's last digest; keep-existing never moves a tag; a refused
-// publish leaves no package; no 5xx; the log verifies and rebuilds to the live views.
+// publish leaves no package; no 5xx; the log verifies and rebuilds to the live views. Also identical
+// publishes at once (one stores the package) and PATCHes racing on one native upload session.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkViews, readEvents, verifyEventLog } from '../../src/control-plane/event-log.js';
-import { publish, putJson, storeFile } from '../helpers/native.js';
+import { blake3Of, publish, putJson, storeFile } from '../helpers/native.js';
 import { mixSeed, parseSeed, Rng } from '../helpers/random.js';
-import { pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { digestOf, pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const SEED = parseSeed(process.env.RACE_SEED, 12648430);
 const ROUNDS = 3;
@@ -87,4 +88,51 @@ describe('tag races across both APIs', () => {
       expect(await checkViews(r.ctx.db)).toEqual([]);
     }, 120_000);
   }
+
+  it('identical publishes at once: one stores the package, the others find it, one story in the log', async () => {
+    const repo = 'race/same';
+    const file = await storeFile(r, repo, 'f', randomBytes(64));
+    const manifest = { manifest_version: 1, artifact_type: 'application/vnd.same', files: [file] };
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, () => publish(r, repo, 'v1', manifest, '?policy=keep-existing')),
+    );
+    for (const a of answers) expect([200, 201], JSON.stringify(a.body)).toContain(a.status);
+    expect(answers.filter((a) => a.body.created)).toHaveLength(1);
+    expect(new Set(answers.map((a) => a.body.address)).size).toBe(1);
+    expect(answers.filter((a) => a.body.tag?.outcome === 'inserted')).toHaveLength(1);
+    const log = (await readEvents(r.ctx.db, 0, 100000)).map((e) => e.event);
+    const mine = log.filter((e) => 'repository' in e && e.repository === repo);
+    expect(mine.filter((e) => e.type === 'package.published')).toHaveLength(1);
+    expect(mine.filter((e) => e.type === 'manifest.stored')).toHaveLength(1);
+    expect(mine.filter((e) => e.type === 'tag.set')).toHaveLength(1);
+    expect(await verifyEventLog(r.ctx.db)).toBeUndefined();
+    expect(await checkViews(r.ctx.db)).toEqual([]);
+  });
+
+  it('PATCHes racing on one native session: one chunk lands, the others are told the offset', async () => {
+    const session = (await (await r.fetch('/api/v1/uploads', { method: 'POST' })).json()) as { id: string };
+    const chunk = randomBytes(256 * 1024);
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        r.fetch(`/api/v1/uploads/${session.id}`, {
+          method: 'PATCH',
+          headers: { 'Upload-Offset': '0', 'Content-Type': 'application/octet-stream' },
+          body: chunk,
+        }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(7);
+    for (const a of answers) expect(a.headers.get('upload-offset')).toBe(String(chunk.length));
+    const done = await putJson(
+      r,
+      `/api/v1/uploads/${session.id}/complete`,
+      { sha256: digestOf(chunk), blake3: blake3Of(chunk) },
+      'POST',
+    );
+    expect(done.status).toBe(201);
+    const blob = await r.fetch(`/api/v1/blobs/${blake3Of(chunk)}`);
+    expect(Buffer.from(await blob.arrayBuffer()).equals(chunk)).toBe(true);
+  });
 });
