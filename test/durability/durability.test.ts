@@ -1,4 +1,4 @@
-// A 201 means durable: traced with strace, every 201 for a blob or a manifest follows (1) a sync of
+// A 201 means durable: traced with strace, every 201 for a blob, a manifest or a native package (both APIs) follows (1) a sync of
 // the bytes, (2) their link into the content address and a sync of that directory, and (3) a sync of
 // the database's write-ahead log (the commit), in that order. Needs strace; CI sets REQUIRE_STRACE=1
 // so that a machine without it fails instead of skipping.
@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blake3Of } from '../helpers/native.js';
 import { freePort } from '../helpers/process.js';
 import { digestOf, tempDataDir } from '../helpers/registry.js';
 
@@ -103,7 +104,8 @@ describe.skipIf(!hasStrace)('durability (strace)', () => {
   it('every 201 follows a sync of the bytes, of their directory and of the database log', async () => {
     const blob = randomBytes(300_000);
     const chunked = randomBytes(200_000);
-    const pushes: { kind: string; digest: string }[] = [];
+    // Every 201 in order; a session's creation stores no bytes (`bytes: false`).
+    const pushes: { kind: string; digest: string; bytes?: false }[] = [];
     let res = await fetch(`${url}/v2/dur/a/blobs/uploads/?digest=${digestOf(blob)}`, {
       method: 'POST',
       body: blob,
@@ -141,12 +143,63 @@ describe.skipIf(!hasStrace)('durability (strace)', () => {
     expect(res.status).toBe(201);
     pushes.push({ kind: 'manifest', digest: digestOf(manifest) });
 
+    // The native API: an upload session completed, then a package published (its OCI projection,
+    // the last of the bytes it stores before its commit).
+    const native = randomBytes(100_000);
+    const session = (await (await fetch(`${url}/api/v1/uploads`, { method: 'POST' })).json()) as {
+      id: string;
+    };
+    pushes.push({ kind: 'native session', digest: '', bytes: false });
+    const patched = await fetch(`${url}/api/v1/uploads/${session.id}`, {
+      method: 'PATCH',
+      headers: { 'Upload-Offset': '0', 'Content-Type': 'application/octet-stream' },
+      body: native,
+    });
+    expect(patched.status).toBe(200);
+    res = await fetch(`${url}/api/v1/uploads/${session.id}/complete`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sha256: digestOf(native) }),
+    });
+    expect(res.status).toBe(201);
+    const completed = (await res.json()) as { blake3: string };
+    pushes.push({ kind: 'native upload', digest: digestOf(native) });
+    res = await fetch(`${url}/api/v1/repositories/dur/a/packages/n1`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        manifest_version: 1,
+        artifact_type: 'application/vnd.example.durable',
+        config: {
+          media_type: 'application/octet-stream',
+          size: blob.length,
+          sha256: digestOf(blob),
+          blake3: blake3Of(blob),
+        },
+        files: [
+          {
+            media_type: 'application/octet-stream',
+            size: native.length,
+            sha256: digestOf(native),
+            blake3: completed.blake3,
+            path: 'n.bin',
+          },
+        ],
+      }),
+    });
+    expect(res.status).toBe(201);
+    pushes.push({ kind: 'native package', digest: ((await res.json()) as { digest: string }).digest });
+
     const calls = parseTrace(await stop());
     const answers = calls.filter((c) => /^(write|writev)$/.test(c.name) && c.args.includes('HTTP/1.1 201'));
     expect(answers).toHaveLength(pushes.length);
     let from = 0;
     for (const [i, push] of pushes.entries()) {
       const answer = answers[i]!;
+      if (push.bytes === false) {
+        from = answer.end;
+        continue;
+      }
       const window = calls.filter((c) => c.start >= from && c.start < answer.start);
       const hex = push.digest.slice('sha256:'.length);
       const target = join(dataDir, 'blobs', 'sha256', hex.slice(0, 2), hex);
