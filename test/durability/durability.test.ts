@@ -1,7 +1,7 @@
-// A 201 means durable: traced with strace, every 201 for a blob, a manifest or a native package (both APIs) follows (1) a sync of
-// the bytes, (2) their link into the content address and a sync of that directory, and (3) a sync of
-// the database's write-ahead log (the commit), in that order. Needs strace; CI sets REQUIRE_STRACE=1
-// so that a machine without it fails instead of skipping.
+// A 201 means durable: traced with strace, every 201 for a blob, a manifest or a native package (both
+// APIs) follows (1) a sync of the bytes, (2) their link into the content address and a sync of that
+// directory, and (3) a sync of the database's write-ahead log (the commit), in that order. Needs
+// strace; CI sets REQUIRE_STRACE=1 so that a machine without it fails instead of skipping.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
