@@ -17,6 +17,7 @@ import { UploadWriter } from './data-plane/upload-writer.js';
 import { createApp, loggingReporter } from './http/app.js';
 import { closeServer, type Fetch, listen } from './http/node-server.js';
 import { createLogger } from './observability/logger.js';
+import { withTimeout } from './promises.js';
 import type { RegistryContext } from './registry/context.js';
 import { LogSignal } from './registry/log-signal.js';
 import { ReadCache } from './registry/read-cache.js';
@@ -153,20 +154,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 /** HOST as an address: a literal, or a name resolved within 1.5 s (an unresolvable one fails fast). */
 async function resolveHost(host: string): Promise<string> {
   if (isIP(host)) return host;
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const found = await Promise.race([
-      lookup(host),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('no answer within 1.5 s')), 1500);
-      }),
-    ]);
-    return found.address;
+    return (await withTimeout(lookup(host), 1500, 'no answer within 1.5 s')).address;
   } catch (error) {
     throw new ConfigError(
       `HOST "${host}" does not resolve to an address (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
     );
-  } finally {
-    clearTimeout(timer);
   }
 }

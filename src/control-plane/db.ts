@@ -10,6 +10,7 @@ import type { PgDatabase } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { rootCause, withTimeout } from '../promises.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { COMMIT_CHANNEL } from './event-log.js';
 import * as schema from './schema.js';
@@ -90,8 +91,7 @@ async function openExternal(url: string, timeoutMs: number, mode: MigrationMode)
   } catch (error) {
     await migrator.end({ timeout: 0 }).catch(() => {});
     if (error instanceof SchemaBehindError) throw new DatabaseOpenError(error.message);
-    let cause: unknown = error;
-    while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause: unknown }).cause;
+    const cause = rootCause(error);
     throw new DatabaseOpenError(
       `DATABASE_URL: cannot open PostgreSQL at ${where}: ${(cause as Error).message}`,
     );
@@ -161,12 +161,4 @@ function describe(url: string): string {
   } catch {
     return 'the configured address';
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

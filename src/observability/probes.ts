@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { logHead } from '../control-plane/event-log.js';
 import { uploads } from '../control-plane/schema.js';
+import { rootCause, withTimeout } from '../promises.js';
 import type { RegistryContext } from '../registry/context.js';
 import type { MetricsSources } from './metrics.js';
 
@@ -28,28 +29,23 @@ export async function readiness(
 
 export function metricsSources(ctx: Pick<RegistryContext, 'db'>): MetricsSources {
   return {
-    uploadsInProgress: () => withTimeout(ctx.db.$count(uploads), PROBE_TIMEOUT_MS),
-    eventLogHeadSequence: async () => (await withTimeout(logHead(ctx.db), PROBE_TIMEOUT_MS)).seq,
+    uploadsInProgress: () =>
+      withTimeout(ctx.db.$count(uploads), PROBE_TIMEOUT_MS, noAnswer(PROBE_TIMEOUT_MS)),
+    eventLogHeadSequence: async () =>
+      (await withTimeout(logHead(ctx.db), PROBE_TIMEOUT_MS, noAnswer(PROBE_TIMEOUT_MS))).seq,
   };
 }
 
 async function check(probe: () => Promise<unknown>, timeoutMs: number): Promise<string> {
   try {
-    await withTimeout(probe(), timeoutMs);
+    await withTimeout(probe(), timeoutMs, noAnswer(timeoutMs));
     return 'ok';
   } catch (error) {
     // The driver's own error ("connect ECONNREFUSED …"), not the query builder's wrapper around it.
-    let cause: unknown = error;
-    while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause: unknown }).cause;
+    const cause = rootCause(error);
     const message = cause instanceof Error ? cause.message : String(cause);
     return (message || 'failed').slice(0, 300);
   }
 }
 
-function withTimeout<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+const noAnswer = (ms: number) => `no answer within ${ms} ms`;
