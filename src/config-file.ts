@@ -4,22 +4,7 @@
 // problem in the file is reported, one line each, naming the file and the key.
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { ConfigError } from './config.js';
-
-/** Every setting the file may hold (the environment variables' names). */
-export const SETTINGS = [
-  'HOST',
-  'PORT',
-  'DATA_DIR',
-  'DATABASE_URL',
-  'DATABASE_CONNECT_TIMEOUT',
-  'DATABASE_MIGRATE',
-  'MAX_MANIFEST_BYTES',
-  'UPLOAD_EXPIRY',
-  'LOG_LEVEL',
-  'SHUTDOWN_TIMEOUT',
-  'EVENT_POLL_INTERVAL',
-] as const;
+import { ConfigError, SETTINGS } from './config.js';
 
 /** The file's settings as environment entries (strings), checked for shape only. */
 export function readConfigFile(path: string): Record<string, string> {

@@ -28,6 +28,21 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export class ConfigError extends Error {}
 
+/** Every setting loadConfig reads (the environment variables' names; a --config file's keys). */
+export const SETTINGS = [
+  'HOST',
+  'PORT',
+  'DATA_DIR',
+  'DATABASE_URL',
+  'DATABASE_CONNECT_TIMEOUT',
+  'DATABASE_MIGRATE',
+  'MAX_MANIFEST_BYTES',
+  'UPLOAD_EXPIRY',
+  'LOG_LEVEL',
+  'SHUTDOWN_TIMEOUT',
+  'EVENT_POLL_INTERVAL',
+] as const;
+
 export const CONFIG_HELP = `Environment:
   HOST                      address to listen on (default 127.0.0.1)
   PORT                      port to listen on (default 5000; 0 picks a free one)

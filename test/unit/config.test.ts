@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { CONFIG_HELP, ConfigError, loadConfig, SETTINGS } from '../../src/config.js';
 import { extractConfigFlag, readConfigFile } from '../../src/config-file.js';
 
 let dir: string;
@@ -93,6 +93,10 @@ describe('configuration', () => {
     expect(problems(() => readConfigFile(join(dir, 'missing.yaml')))).toEqual([
       expect.stringMatching(/missing\.yaml: cannot read it \(ENOENT\)$/),
     ]);
+  });
+
+  it('documents every setting it reads in the help', () => {
+    for (const name of SETTINGS) expect(CONFIG_HELP).toMatch(new RegExp(`^  ${name} `, 'm'));
   });
 
   it('takes --config out of the arguments wherever it is', () => {
