@@ -17,7 +17,8 @@ import { repositoriesRoutes } from './repositories.js';
 import { uploadsRoutes } from './uploads.js';
 
 export type Api = OpenAPIHono<Env>;
-export type RouteModule = (api: Api, ctx: RegistryContext) => void;
+/** Registers routes; `reporter` is for failures after an answer has started (a stream). */
+export type RouteModule = (api: Api, ctx: RegistryContext, reporter: ErrorReporter) => void;
 
 export const API_BASE = '/api/v1';
 
@@ -54,7 +55,7 @@ function jsonBodyLimit(maxManifestBytes: number): MiddlewareHandler<Env> {
 export function createApi(ctx: RegistryContext, reporter: ErrorReporter): Api {
   const api = new OpenAPIHono<Env>({ defaultHook: validationHook as never });
   api.use('*', jsonBodyLimit(ctx.limits.maxManifestBytes));
-  for (const register of MODULES) register(api, ctx);
+  for (const register of MODULES) register(api, ctx, reporter);
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -12,6 +12,7 @@ import {
   parseEventFilter,
   readEventPage,
 } from '../../registry/event-feed.js';
+import type { ErrorReporter } from '../v2/error-map.js';
 import type { RouteModule } from './app.js';
 import { errorResponses } from './schemas.js';
 
@@ -136,7 +137,7 @@ const streamRoute = createRoute({
   },
 });
 
-export const eventsRoutes: RouteModule = (api, ctx) => {
+export const eventsRoutes: RouteModule = (api, ctx, reporter) => {
   api.openapi(listRoute, async (c) => {
     const query = c.req.valid('query');
     const after = query.after ?? 0;
@@ -165,7 +166,7 @@ export const eventsRoutes: RouteModule = (api, ctx) => {
     if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
     const after =
       lastEventId !== undefined ? Number(lastEventId) : (query.after ?? (await eventLogHead(ctx)).seq);
-    const body = eventStream(ctx, c.req.raw.signal, {
+    const body = eventStream(ctx, reporter, c.req.raw.signal, {
       after,
       filter: parseEventFilter(query.type, query.repository),
       heartbeatMs: (query.heartbeat ?? 15) * 1000,
@@ -181,6 +182,7 @@ export const eventsRoutes: RouteModule = (api, ctx) => {
  */
 function eventStream(
   ctx: RegistryContext,
+  reporter: ErrorReporter,
   request: AbortSignal,
   options: { after: number; filter: EventFilter; heartbeatMs: number },
 ): ReadableStream<Uint8Array> {
@@ -205,7 +207,7 @@ function eventStream(
         next = await items.next();
       } catch (error) {
         // A failed read ends the stream; the client reconnects with Last-Event-ID and loses nothing.
-        if (!stop.signal.aborted) console.error('event stream failed:', error);
+        if (!stop.signal.aborted) reporter.error(error);
         end();
         controller.error(error);
         return;
