@@ -10,12 +10,19 @@
 # The v1.1.1 suite cannot come from the Go module proxy (it refuses the suite's pseudo-version); set
 # CONFORMANCE_V111 to a binary built by hand with `go test -c` from the distribution-spec repository
 # at tag v1.1.1 (its conformance/ directory). Without it the v1.1.1 suite is reported NOT RUN.
+#
+# SERVE is the command that starts the registry (default `node dist/cli.js serve`; it gets PORT, HOST
+# and DATA_DIR from the environment; split on spaces, no quoting), e.g. two nodes behind a round-robin
+# proxy, sharing a PostgreSQL and an S3 bucket:
+#   node scripts/with-postgres.mjs node scripts/with-s3.mjs \
+#     env SERVE="node scripts/serve-nodes.mjs 2" bash conformance/run.sh current
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WHICH=${1:-all}
 case "$WHICH" in current | v1.1.1 | all) ;; *) echo "usage: $0 [current|v1.1.1|all]" >&2; exit 2 ;; esac
 want() { [ "$WHICH" = all ] || [ "$WHICH" = "$1" ]; }
+read -r -a SERVE_CMD <<<"${SERVE:-node dist/cli.js serve}"
 
 want current && { ONLY=conformance bash scripts/install-go-tools.sh >/dev/null; }
 node scripts/build-if-stale.mjs
@@ -26,13 +33,14 @@ WORK=$(mktemp -d)
 # The embedded PostgreSQL runs as an unprivileged user when we are root: it must be able to enter.
 chmod 755 "$WORK"
 SERVER_PID=
+# shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 start_server() {
   local data="$WORK/data-$1"
   [ -n "$SERVER_PID" ] && { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
-  PORT=0 HOST=127.0.0.1 DATA_DIR="$data" node dist/cli.js serve > "$RESULTS/server-$1.log" 2>&1 &
+  PORT=0 HOST=127.0.0.1 DATA_DIR="$data" "${SERVE_CMD[@]}" > "$RESULTS/server-$1.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 120); do
     URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$RESULTS/server-$1.log" | head -1 || true)

@@ -10,11 +10,18 @@
 #
 # Needs the pinned Go clients in .tools/bin (scripts/install-go-tools.sh builds them) and skopeo, jq
 # and curl on PATH.
+#
+# SERVE is the command that starts the registry (default `node dist/cli.js serve`; it gets PORT, HOST
+# and DATA_DIR from the environment; split on spaces, no quoting), e.g. two nodes behind a round-robin
+# proxy, sharing a PostgreSQL and an S3 bucket:
+#   node scripts/with-postgres.mjs node scripts/with-s3.mjs \
+#     env SERVE="node scripts/serve-nodes.mjs 2" bash test/clients/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 HERE=$ROOT/test/clients
 BIN=$ROOT/.tools/bin
+read -r -a SERVE_CMD <<<"${SERVE:-node dist/cli.js serve}"
 
 for tool in oras crane regctl cosign2 cosign3; do
   if [ ! -x "$BIN/$tool" ]; then
@@ -56,7 +63,7 @@ start_server() {
   for i in $(seq 0 99); do
     port=$((5100 + (first + i) % 100))
     port_in_use "$port" && continue
-    HOST=127.0.0.1 PORT=$port DATA_DIR="$WORK/data" node dist/cli.js serve >"$WORK/server.log" 2>&1 &
+    HOST=127.0.0.1 PORT=$port DATA_DIR="$WORK/data" "${SERVE_CMD[@]}" >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 120); do
       if curl -sf "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && grep -q 'listening on' "$WORK/server.log"; then
