@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // artifact-store command line: `serve` runs the registry; `verify` and `events` check and repair a
-// stopped one (they take DATA_DIR's lock, as the server does); `events tail`, `push` and `pull` talk
-// to a running one over the native API.
+// stopped one (they take DATA_DIR's lock, as the server does); `events tail`, `push`, `pull`, `tier`
+// and `restore` talk to a running one over the native API.
 import { readFileSync } from 'node:fs';
 import { runClientCommand } from './cli/client.js';
 import { eventsTail } from './cli/events-tail.js';
 import { migrate } from './cli/migrate.js';
 import { PULL_HELP, pull } from './cli/pull.js';
 import { PUSH_HELP, push } from './cli/push.js';
+import { RESTORE_HELP, restore, TIER_HELP, tier } from './cli/tiering.js';
 import { CONFIG_HELP, type Config, ConfigError, loadConfig } from './config.js';
 import { extractConfigFlag, readConfigFile } from './config-file.js';
 import { DatabaseOpenError } from './control-plane/db.js';
@@ -36,6 +37,8 @@ Commands:
                         to $ARTIFACT_STORE_URL, else http://127.0.0.1:5000
   ${PUSH_HELP}
   ${PULL_HELP}
+  ${TIER_HELP}
+  ${RESTORE_HELP}
   --version             print the version
   help                  show this help
 
@@ -92,6 +95,10 @@ async function main(argv: string[]): Promise<number> {
       return runClientCommand('push', () => push(rest));
     case 'pull':
       return runClientCommand('pull', () => pull(rest));
+    case 'tier':
+      return runClientCommand('tier', () => tier(rest));
+    case 'restore':
+      return runClientCommand('restore', () => restore(rest));
     default:
       process.stderr.write(`artifact-store: unknown command "${command}" (try --help)\n`);
       return 2;

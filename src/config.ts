@@ -1,6 +1,12 @@
 // Configuration from the environment, checked once at start-up: a wrong value stops the server with
 // one clear line naming the setting.
-import { resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import {
+  DEFAULT_STORAGE_CLASSES,
+  RESTORE_CLASSES,
+  STORAGE_CLASSES,
+} from './data-plane/drivers/s3-tiering.js';
+import { isTier, TIERS, type Tier } from './data-plane/tiering.js';
 
 export interface Config {
   host: string;
@@ -21,7 +27,31 @@ export interface Config {
   migrations: 'apply' | 'require';
   /** How often an event stream looks for events no notification announced (a safety net). */
   eventPollMs: number;
+  /** Where blob bytes and upload sessions live: DATA_DIR, or an S3 bucket shared by every node. */
+  blobStore: BlobStoreConfig;
+  /** The S3 storage class of each tier (A7). */
+  storageClasses: Record<Tier, string>;
+  /** Where the filesystem store keeps cold and archived bytes. */
+  coldDir: string;
+  /** How many days a restored copy of archived bytes stays readable. */
+  restoreDays: number;
+  /** How often restores in progress (and restored copies' expiry) are checked. */
+  restoreCheckMs: number;
 }
+
+export type BlobStoreConfig =
+  | { kind: 'fs' }
+  | {
+      kind: 's3';
+      bucket: string;
+      /** Key prefix inside the bucket, without slashes at its ends ('' for none). */
+      prefix: string;
+      endpoint?: string;
+      region: string;
+      forcePathStyle: boolean;
+      /** Bytes per uploaded part. */
+      partSize: number;
+    };
 
 export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -41,6 +71,15 @@ export const SETTINGS = [
   'LOG_LEVEL',
   'SHUTDOWN_TIMEOUT',
   'EVENT_POLL_INTERVAL',
+  'BLOB_STORE',
+  'S3_ENDPOINT',
+  'S3_REGION',
+  'S3_FORCE_PATH_STYLE',
+  'S3_PART_SIZE',
+  'S3_STORAGE_CLASSES',
+  'COLD_DIR',
+  'RESTORE_DAYS',
+  'RESTORE_CHECK_INTERVAL',
 ] as const;
 
 export const CONFIG_HELP = `Environment:
@@ -59,7 +98,25 @@ export const CONFIG_HELP = `Environment:
   DATABASE_MIGRATE          auto (default): apply pending migrations at start-up; require: apply
                             none and refuse to start until "artifact-store migrate" has run
   EVENT_POLL_INTERVAL       how often event streams look for new events besides being woken by
-                            commits (this node's, and other nodes' via PostgreSQL NOTIFY) (default 1s)`;
+                            commits (this node's, and other nodes' via PostgreSQL NOTIFY) (default 1s)
+  BLOB_STORE                where blobs and upload sessions live: unset for DATA_DIR, or
+                            s3://bucket/prefix for an S3 bucket (shared by several nodes)
+  S3_ENDPOINT               URL of an S3-compatible server (default: AWS S3 of S3_REGION)
+  S3_REGION                 the bucket's region (default AWS_REGION, else us-east-1)
+  S3_FORCE_PATH_STYLE       true: http://endpoint/bucket/key addressing, as most S3-compatible
+                            servers want (default false: bucket.endpoint)
+  S3_PART_SIZE              bytes per part of an upload to S3, buffered on this node's disk
+                            (default 8388608 = 8 MiB; at least 5 MiB)
+  S3_STORAGE_CLASSES        the S3 storage class of each tier, as tier=CLASS pairs (default
+                            hot=STANDARD,warm=STANDARD_IA,cold=GLACIER_IR,archive=DEEP_ARCHIVE;
+                            tiers left out keep theirs); GLACIER and DEEP_ARCHIVE need a restore
+  COLD_DIR                  where the filesystem store keeps cold and archived bytes
+                            (default DATA_DIR/cold)
+  RESTORE_DAYS              how many days restored archived bytes stay readable (default 7)
+  RESTORE_CHECK_INTERVAL    how often restores in progress and restored copies' expiry are
+                            checked (default 60s)
+  (S3 credentials come from the standard AWS chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+  AWS_PROFILE, web identity, instance or container roles.)`;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Every wrong setting is reported, one line each, not only the first.
@@ -94,10 +151,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     return value;
   }, undefined);
+  const dataDir = resolve(env.DATA_DIR?.trim() || './data');
   const config: Config = {
     host: env.HOST?.trim() || '127.0.0.1',
     port,
-    dataDir: resolve(env.DATA_DIR?.trim() || './data'),
+    dataDir,
     databaseUrl,
     databaseConnectTimeoutMs: check(() => duration(env, 'DATABASE_CONNECT_TIMEOUT', 1500), 0),
     maxManifestBytes,
@@ -106,9 +164,94 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: check(() => duration(env, 'SHUTDOWN_TIMEOUT', 30_000), 0),
     migrations: check(() => migrationMode(env), 'apply'),
     eventPollMs: check(() => duration(env, 'EVENT_POLL_INTERVAL', 1000), 0),
+    blobStore: check(() => blobStore(env), { kind: 'fs' }),
+    storageClasses: check(() => storageClasses(env), { ...DEFAULT_STORAGE_CLASSES }),
+    coldDir: check(() => coldDir(env, dataDir), ''),
+    restoreDays: check(() => restoreDays(env), 7),
+    restoreCheckMs: check(() => duration(env, 'RESTORE_CHECK_INTERVAL', 60_000), 0),
   };
   if (errors.length > 0) throw new ConfigError(errors.join('\n'));
   return config;
+}
+
+function blobStore(env: NodeJS.ProcessEnv): BlobStoreConfig {
+  const raw = env.BLOB_STORE?.trim();
+  if (raw === undefined || raw === '' || raw === 'file' || raw === 'fs') return { kind: 'fs' };
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(raw);
+  if (!match) {
+    throw new ConfigError(`BLOB_STORE must be s3://bucket/prefix (or unset for DATA_DIR), got "${raw}"`);
+  }
+  const endpoint = env.S3_ENDPOINT?.trim() || undefined;
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(endpoint)) {
+    throw new ConfigError(`S3_ENDPOINT must be an http:// or https:// URL, got "${endpoint}"`);
+  }
+  const partSize = integer(env, 'S3_PART_SIZE', 8 * 1024 * 1024);
+  if (partSize < 5 * 1024 * 1024 || partSize > 5 * 1024 * 1024 * 1024) {
+    throw new ConfigError(`S3_PART_SIZE must be between 5242880 (5 MiB) and 5 GiB, got ${partSize}`);
+  }
+  return {
+    kind: 's3',
+    bucket: match[1] as string,
+    prefix: (match[2] ?? '').replace(/^\/+|\/+$/g, ''),
+    endpoint,
+    region: env.S3_REGION?.trim() || env.AWS_REGION?.trim() || 'us-east-1',
+    forcePathStyle: boolean(env, 'S3_FORCE_PATH_STYLE', false),
+    partSize,
+  };
+}
+
+/** `tier=CLASS` pairs over the defaults. */
+function storageClasses(env: NodeJS.ProcessEnv): Record<Tier, string> {
+  const classes = { ...DEFAULT_STORAGE_CLASSES };
+  const raw = env.S3_STORAGE_CLASSES?.trim();
+  if (raw === undefined || raw === '') return classes;
+  for (const pair of raw.split(',')) {
+    const [tier, storageClass] = pair.split('=').map((part) => part.trim());
+    if (!tier || !isTier(tier) || !storageClass || pair.split('=').length !== 2) {
+      throw new ConfigError(
+        `S3_STORAGE_CLASSES must be tier=CLASS pairs separated by commas, tiers ${TIERS.join(', ')}, got "${raw}"`,
+      );
+    }
+    const upper = storageClass.toUpperCase();
+    if (!(STORAGE_CLASSES as readonly string[]).includes(upper)) {
+      throw new ConfigError(
+        `S3_STORAGE_CLASSES: ${tier}=${storageClass} is not a storage class (one of ${STORAGE_CLASSES.join(', ')})`,
+      );
+    }
+    classes[tier] = upper;
+  }
+  if (RESTORE_CLASSES.has(classes.hot)) {
+    throw new ConfigError(`S3_STORAGE_CLASSES: hot must be readable without a restore, got ${classes.hot}`);
+  }
+  return classes;
+}
+
+function coldDir(env: NodeJS.ProcessEnv, dataDir: string): string {
+  const dir = resolve(env.COLD_DIR?.trim() || join(dataDir, 'cold'));
+  const inside = (base: string) => {
+    const path = relative(base, dir);
+    return path === '' || (!path.startsWith('..') && !isAbsolute(path));
+  };
+  if (inside(join(dataDir, 'blobs')) || inside(join(dataDir, 'uploads')) || dir === dataDir) {
+    throw new ConfigError(
+      `COLD_DIR must be a directory of its own, not DATA_DIR or inside its blobs/ or uploads/, got "${dir}"`,
+    );
+  }
+  return dir;
+}
+
+function restoreDays(env: NodeJS.ProcessEnv): number {
+  const days = integer(env, 'RESTORE_DAYS', 7);
+  if (days < 1 || days > 3650) throw new ConfigError(`RESTORE_DAYS must be between 1 and 3650, got ${days}`);
+  return days;
+}
+
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

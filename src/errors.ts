@@ -14,6 +14,10 @@ export type DomainErrorCode =
   | 'blob-unknown'
   /** The registry knows the blob but its bytes are missing or damaged in storage (logged). */
   | 'blob-unavailable'
+  /** The blob's bytes are in a tier that must be restored before they are read or moved (A7). */
+  | 'blob-archived'
+  /** A blob that holds a manifest's or package's bytes, which are never tiered. */
+  | 'blob-not-tierable'
   | 'manifest-unknown'
   /** The registry knows the manifest but its bytes are missing or damaged in storage (logged). */
   | 'manifest-unavailable'

@@ -2,6 +2,7 @@
 // the quick checks first (HOST, DATA_DIR and its lock, the port), then opens the database, so a wrong
 // setting is reported at once rather than after a database was created.
 import { lookup } from 'node:dns/promises';
+import { rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { type AddressInfo, isIP } from 'node:net';
 import { join } from 'node:path';
@@ -11,8 +12,12 @@ import { openDatabase } from './control-plane/db.js';
 import { initEventLog } from './control-plane/event-log.js';
 import { type LockedDataDir, lockDataDir } from './data-dir.js';
 import { ContentStore } from './data-plane/content-store.js';
+import type { StorageDriver } from './data-plane/driver.js';
 import { FsDriver } from './data-plane/drivers/fs-driver.js';
-import { InProcessLocker } from './data-plane/locker.js';
+import { FsTiering } from './data-plane/drivers/fs-tiering.js';
+import { S3Driver } from './data-plane/drivers/s3-driver.js';
+import { S3Tiering } from './data-plane/drivers/s3-tiering.js';
+import type { Tiering } from './data-plane/tiering.js';
 import { UploadWriter } from './data-plane/upload-writer.js';
 import { createApp, loggingReporter } from './http/app.js';
 import { closeServer, type Fetch, listen } from './http/node-server.js';
@@ -21,6 +26,7 @@ import { withTimeout } from './promises.js';
 import type { RegistryContext } from './registry/context.js';
 import { LogSignal } from './registry/log-signal.js';
 import { ReadCache } from './registry/read-cache.js';
+import { startRestoreTracker } from './registry/restores.js';
 import { startUploadSweeper, sweepUploads } from './registry/upload-expiry.js';
 
 export interface OpenedRegistry {
@@ -43,9 +49,8 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 export async function openRegistry(config: Config, locked?: LockedDataDir): Promise<OpenedRegistry> {
   const dataDir = locked ?? (await lockDataDir(config.dataDir));
   try {
-    const driver = new FsDriver(config.dataDir);
+    const { driver, tiering } = withTiering(await openStorage(config), config);
     const content = new ContentStore(driver);
-    const uploads = new UploadWriter(driver, content, new InProcessLocker(), { warn: log });
     const database = await openDatabase({
       url: config.databaseUrl,
       embeddedDir: join(config.dataDir, 'pg'),
@@ -53,21 +58,28 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
       log,
       migrations: config.migrations,
     });
+    // On a bucket shared by several nodes, any node may take a session's next request.
+    const shared = config.blobStore.kind === 's3' && database.kind === 'external';
+    const uploads = new UploadWriter(driver, content, database.locker, { warn: log, portableHashes: shared });
     await initEventLog(database.db);
     const logSignal = new LogSignal();
     // Other nodes' commits wake this node's event streams at once (the poll is only a safety net).
     await database.onCommit(() => logSignal.notify());
-    // Leftovers of small writes cut short by a crash.
-    await driver.delete('staging');
+    // Leftovers of small writes cut short by a crash: all of them in this node's DATA_DIR; in a shared
+    // bucket, only those old enough not to be another node's write in flight.
+    await content.removeStaging(config.blobStore.kind === 's3' ? STAGING_GRACE_MS : -1);
     return {
       ctx: {
         db: database.db,
         content,
+        tiering,
         uploads,
+        locker: database.locker,
         limits: {
           maxManifestBytes: config.maxManifestBytes,
           uploadExpiryMs: config.uploadExpiryMs,
           eventPollMs: config.eventPollMs,
+          restoreDays: config.restoreDays,
         },
         // The embedded database belongs to this process alone, so it sees every write.
         cache: new ReadCache(database.kind === 'embedded'),
@@ -85,6 +97,36 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
     await dataDir.release();
     throw error;
   }
+}
+
+/** A staged write older than this is a crash's leftover, not a write in progress. */
+const STAGING_GRACE_MS = 15 * 60 * 1000;
+
+/** The storage driver BLOB_STORE names; S3 parts are buffered in DATA_DIR/tmp (this node's own). */
+async function openStorage(config: Config): Promise<StorageDriver> {
+  if (config.blobStore.kind === 'fs') return new FsDriver(config.dataDir);
+  const partDir = join(config.dataDir, 'tmp', 's3-parts');
+  await rm(partDir, { recursive: true, force: true });
+  const { kind: _, ...options } = config.blobStore;
+  return new S3Driver({ ...options, partDir });
+}
+
+/**
+ * The storage's tiering (A7): storage classes on S3; on the filesystem, COLD_DIR beside DATA_DIR,
+ * which the driver must also read (so the tiering wraps it and is the driver used from then on).
+ */
+function withTiering(driver: StorageDriver, config: Config): { driver: StorageDriver; tiering: Tiering } {
+  if (driver instanceof S3Driver && config.blobStore.kind === 's3') {
+    const tiering = new S3Tiering(driver, {
+      classes: config.storageClasses,
+      partDir: join(config.dataDir, 'tmp', 's3-parts'),
+      partSize: config.blobStore.partSize,
+    });
+    return { driver, tiering };
+  }
+  if (!(driver instanceof FsDriver)) throw new Error('this storage driver has no tiering');
+  const tiered = new FsTiering(driver, config.coldDir);
+  return { driver: tiered, tiering: tiered };
 }
 
 export interface ServerOptions {
@@ -135,6 +177,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     Math.min(Math.max(config.uploadExpiryMs / 4, 250), 60_000),
     loggingReporter(logger).error,
   );
+  const stopTracker = startRestoreTracker(registry.ctx, config.restoreCheckMs, loggingReporter(logger).error);
   ready(createApp(registry.ctx, { logger }).fetch as Fetch);
   const port = (server.address() as AddressInfo).port;
   return {
@@ -144,6 +187,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     /** Stops accepting; requests in flight get up to SHUTDOWN_TIMEOUT to finish before the database closes. */
     async close() {
       await stopSweeper();
+      await stopTracker();
       registry.ctx.logSignal.close();
       await closeServer(server, config.shutdownTimeoutMs);
       await registry.close();

@@ -10,7 +10,9 @@ import type { PgDatabase } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsQueryResultHKT } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { InProcessLocker, type Locker } from '../data-plane/locker.js';
 import { rootCause, withTimeout } from '../promises.js';
+import { AdvisoryLocker } from './advisory-locker.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { COMMIT_CHANNEL } from './event-log.js';
 import * as schema from './schema.js';
@@ -30,6 +32,8 @@ export interface OpenDatabase {
    * databases only — the embedded one has a single writer, which wakes its own waiters).
    */
   onCommit(listener: () => void): Promise<void>;
+  /** Locks for upload sessions: shared by every node of an external database, in-process otherwise. */
+  locker: Locker;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,8 @@ export function migrationsFolder(): string {
 }
 
 const POOL = 10;
+/** Connections for advisory locks: each upload step in progress on this node holds one. */
+const LOCK_POOL = 32;
 
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
   const mode = options.migrations ?? 'apply';
@@ -71,6 +77,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
       ...wrap(client, 'embedded'),
       onFatal: (listener) => server.onExit(listener),
       onCommit: async () => {},
+      locker: new InProcessLocker(),
       close: async () => {
         await client.end({ timeout: 5 });
         await server.stop();
@@ -97,6 +104,7 @@ async function openExternal(url: string, timeoutMs: number, mode: MigrationMode)
     );
   }
   const client = postgres(url, { ...options, max: POOL });
+  const locker = new AdvisoryLocker(postgres(url, { ...options, max: LOCK_POOL }));
   return {
     ...wrap(client, 'external'),
     onFatal: () => {},
@@ -104,7 +112,11 @@ async function openExternal(url: string, timeoutMs: number, mode: MigrationMode)
     onCommit: async (listener) => {
       await client.listen(COMMIT_CHANNEL, () => listener());
     },
-    close: () => client.end({ timeout: 5 }),
+    locker,
+    close: async () => {
+      await locker.close();
+      await client.end({ timeout: 5 });
+    },
   };
 }
 

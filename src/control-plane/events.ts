@@ -1,6 +1,7 @@
 // Every state change is one of these events. `applyEvent` is the only code that writes view rows;
 // it runs in the transaction that appends the event and again when views are rebuilt from the log.
 import { and, eq, sql } from 'drizzle-orm';
+import type { Tier } from '../data-plane/tiering.js';
 import type { Database } from './db.js';
 import { blobs, manifests, metadataSchemas, repositories, repositoryBlobs, tags, uploads } from './schema.js';
 
@@ -46,7 +47,13 @@ export type RegistryEvent =
   | { type: 'upload.started'; id: string; repository?: string }
   | { type: 'upload.completed'; id: string; repository?: string; sha256: string }
   | { type: 'upload.cancelled'; id: string; repository?: string }
-  | { type: 'upload.expired'; id: string; repository?: string; idleSince: string };
+  | { type: 'upload.expired'; id: string; repository?: string; idleSince: string }
+  // Tiering (A7): the blob's bytes moved to another tier; a restore was asked for, completed (a
+  // readable copy until `expiresAt`, ISO 8601), or its copy is gone.
+  | { type: 'blob.tier-changed'; sha256: string; tier: Tier; previous: Tier }
+  | { type: 'blob.restore-requested'; sha256: string; days: number }
+  | { type: 'blob.restored'; sha256: string; expiresAt: string }
+  | { type: 'blob.restore-expired'; sha256: string };
 
 /** The stored form: the event with its place in the log. */
 export interface LoggedEvent {
@@ -150,6 +157,29 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
     case 'upload.cancelled':
     case 'upload.expired':
       await tx.delete(uploads).where(eq(uploads.id, e.id));
+      return;
+    case 'blob.tier-changed':
+      // Bytes in a new place: whatever was restored belonged to the old one.
+      await tx
+        .update(blobs)
+        .set({ retrievalTier: e.tier, restoreStatus: 'none', restoreExpiresAt: null })
+        .where(eq(blobs.sha256, e.sha256));
+      return;
+    case 'blob.restore-requested':
+      await tx
+        .update(blobs)
+        .set({ restoreStatus: 'in_progress', restoreExpiresAt: null })
+        .where(eq(blobs.sha256, e.sha256));
+      return;
+    case 'blob.restored':
+      await tx
+        .update(blobs)
+        .set({ restoreStatus: 'restored', restoreExpiresAt: new Date(e.expiresAt) })
+        .where(eq(blobs.sha256, e.sha256));
+      return;
+    case 'blob.restore-expired':
+      // The expiry stays: when the copy went.
+      await tx.update(blobs).set({ restoreStatus: 'expired' }).where(eq(blobs.sha256, e.sha256));
       return;
   }
 }

@@ -60,8 +60,19 @@ export const blobs = pgTable(
     sha512: text('sha512'),
     size: bigint('size', { mode: 'number' }).notNull(),
     createdSeq: bigint('created_seq', { mode: 'number' }).notNull(),
+    /** Where the bytes are stored (A7): hot | warm | cold | archive. */
+    retrievalTier: text('retrieval_tier').notNull().default('hot'),
+    /** none | in_progress | restored | expired: a restore of bytes whose tier needs one. */
+    restoreStatus: text('restore_status').notNull().default('none'),
+    /** When a restored copy goes away (restored; kept once expired). */
+    restoreExpiresAt: timestamp('restore_expires_at', { withTimezone: true, mode: 'date' }),
   },
-  (t) => [index('blobs_blake3_idx').on(t.blake3), index('blobs_sha512_idx').on(t.sha512)],
+  (t) => [
+    index('blobs_blake3_idx').on(t.blake3),
+    index('blobs_sha512_idx').on(t.sha512),
+    // The restore tracker's work list: the few blobs with a restore under way or a copy to expire.
+    index('blobs_restoring_idx').on(t.sha256).where(sql`${t.restoreStatus} in ('in_progress', 'restored')`),
+  ],
 );
 
 /** Which blobs a repository may serve (links are per repository). */
@@ -118,6 +129,9 @@ export const manifests = pgTable(
     index('manifests_schema_idx').on(t.repository, t.metadataSchema, t.storedSeq),
     index('manifests_metadata_idx').using('gin', t.metadata.op('jsonb_path_ops')),
     index('manifests_annotations_idx').using('gin', t.annotations.op('jsonb_path_ops')),
+    // Whether a blob holds a manifest's (or a package's) bytes, which are never tiered.
+    index('manifests_sha256_idx').on(t.sha256),
+    index('manifests_package_sha256_idx').on(t.packageSha256),
   ],
 );
 

@@ -95,6 +95,17 @@ export class ContentStore {
     }
   }
 
+  /**
+   * Removes staged writes (small content on its way to being published) older than `graceMs`: what
+   * a crash left. Younger ones may be another node's writes in progress.
+   */
+  async removeStaging(graceMs: number, now = Date.now()): Promise<void> {
+    for await (const name of this.driver.list('staging')) {
+      const info = await this.driver.stat(`staging/${name}`);
+      if (info && now - info.modifiedAt.getTime() > graceMs) await this.driver.delete(`staging/${name}`);
+    }
+  }
+
   /** Moves damaged bytes out of the content address, so the blob reads as absent and can be pushed again. */
   async quarantine(sha256: string): Promise<string> {
     const to = `quarantine/${sha256}.${Date.now()}`;

@@ -1,5 +1,7 @@
 // The upload writer: the only owner of an upload session's bytes, offset, running hash and lock.
-// A session is `uploads/<id>/data` (the spool) plus `uploads/<id>/offset` (the committed length).
+// A session is `uploads/<id>/data` (the spool) plus `uploads/<id>/offset` (the committed length);
+// on shared storage also `uploads/<id>/hash-<offset>`, the running hash saved for that offset, so the
+// next request may land on another node (ADR-0008).
 // Every step on a session (append, complete, cancel, expire) runs under the session's lock from its
 // first check to its last write, so two requests on one session are always one after the other.
 // Completing is one step: the final chunk, the digest check, publishing and the caller's commit.
@@ -11,7 +13,7 @@ import type { Digest } from '../digest.js';
 import { DomainError } from '../errors.js';
 import type { ContentStore } from './content-store.js';
 import type { StorageDriver } from './driver.js';
-import { type BlobDigests, DualHasher } from './hasher.js';
+import { type BlobDigests, DualHasher, PortableDualHasher, type RunningHasher } from './hasher.js';
 import type { Locker } from './locker.js';
 
 export interface AppendOptions {
@@ -50,12 +52,17 @@ export interface UploadWriterOptions {
   maxRunningHashes?: number;
   /** Where recoveries are reported (a damaged offset record). */
   warn?: (message: string) => void;
+  /**
+   * Sessions are shared by several nodes: chunked appends hash with a hasher whose state is saved
+   * beside the offset, so any node can take the next chunk or complete without re-reading the bytes.
+   */
+  portableHashes?: boolean;
 }
 
 /** A running hash, valid while the session's committed offset is still `offset`. */
 interface RunningHash {
   offset: number;
-  hasher: DualHasher;
+  hasher: RunningHasher;
   touched: number;
 }
 
@@ -67,6 +74,7 @@ export function isUploadId(id: string): boolean {
 
 const spool = (id: string) => `uploads/${id}/data`;
 const offsetRecord = (id: string) => `uploads/${id}/offset`;
+const hashState = (id: string, offset: number) => `uploads/${id}/hash-${String(offset).padStart(16, '0')}`;
 /** The offset record: always 17 bytes (16 digits and a newline), so it is rewritten in place. */
 const offsetBytes = (offset: number) => Buffer.from(`${String(offset).padStart(16, '0')}\n`);
 
@@ -74,6 +82,7 @@ export class UploadWriter {
   private readonly running = new Map<string, RunningHash>();
   private readonly maxRunning: number;
   private readonly warn: (message: string) => void;
+  private readonly portable: boolean;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -83,6 +92,7 @@ export class UploadWriter {
   ) {
     this.maxRunning = options.maxRunningHashes ?? 64;
     this.warn = options.warn ?? ((message) => console.warn(message));
+    this.portable = options.portableHashes ?? false;
   }
 
   /** Opens a new, empty session and returns its id. */
@@ -105,8 +115,13 @@ export class UploadWriter {
   append(id: string, body: Readable, options: AppendOptions, hooks: SessionHooks): Promise<number> {
     return this.locked(id, body, async () => {
       await hooks.check();
-      const next = await this.appendLocked(id, body, options, await this.requireOffset(id, body));
+      const offset = await this.requireOffset(id, body);
+      const { next, hasher } = await this.appendLocked(id, body, options, offset, false);
+      // The saved hash exists before the offset that names it is committed.
+      if (hasher instanceof PortableDualHasher)
+        await this.driver.putContent(hashState(id, next), hasher.save());
       await this.driver.overwrite(offsetRecord(id), offsetBytes(next));
+      if (this.portable && next !== offset) await this.driver.delete(hashState(id, offset));
       return next;
     });
   }
@@ -160,7 +175,9 @@ export class UploadWriter {
     const wanted = ([] as Digest[]).concat(expected);
     if (wanted.length === 0) throw new Error('complete needs at least one expected digest');
     // A failed final chunk leaves the session as it was (its offset record is not touched).
-    const offset = final ? await this.appendLocked(id, final.body, final.options, committed) : committed;
+    const offset = final
+      ? (await this.appendLocked(id, final.body, final.options, committed, true)).next
+      : committed;
     const digests = await this.digestLocked(
       id,
       offset,
@@ -224,6 +241,11 @@ export class UploadWriter {
     }
   }
 
+  /** Sessions live in storage other nodes write to as well. */
+  get shared(): boolean {
+    return this.portable;
+  }
+
   /** Number of running hashes held in memory. */
   get runningHashes(): number {
     return this.running.size;
@@ -246,7 +268,8 @@ export class UploadWriter {
     body: Readable,
     options: AppendOptions,
     offset: number,
-  ): Promise<number> {
+    final: boolean,
+  ): Promise<{ next: number; hasher: RunningHasher | undefined }> {
     if (options.expectedOffset !== undefined && options.expectedOffset !== offset) {
       body.resume();
       throw new DomainError(
@@ -258,9 +281,7 @@ export class UploadWriter {
         },
       );
     }
-    const state = this.running.get(id);
-    const hasher =
-      state && state.offset === offset ? state.hasher : offset === 0 ? new DualHasher() : undefined;
+    const hasher = await this.hasherAt(id, offset, final);
     // Whatever happens below, the old hash state is stale until the append succeeds.
     this.running.delete(id);
     const writer = await this.driver.writer(spool(id), offset);
@@ -297,13 +318,28 @@ export class UploadWriter {
     }
     const next = offset + written;
     if (hasher) this.keepHash(id, { offset: next, hasher, touched: Date.now() });
-    return next;
+    return { next, hasher };
+  }
+
+  /**
+   * The running hash valid at `offset`: this node's, else the one saved for it by whichever node
+   * appended last, else a new one at 0; undefined when there is none (the spool is re-hashed at
+   * completion). A body that is the whole upload needs no saved state: it gets the native hashers.
+   */
+  private async hasherAt(id: string, offset: number, final: boolean): Promise<RunningHasher | undefined> {
+    const state = this.running.get(id);
+    if (state && state.offset === offset) return state.hasher;
+    if (offset === 0) return this.portable && !final ? PortableDualHasher.create() : new DualHasher();
+    if (!this.portable) return undefined;
+    const saved = await this.driver.getContent(hashState(id, offset));
+    const loaded = saved && (await PortableDualHasher.load(saved));
+    return loaded && loaded.size === offset ? loaded : undefined;
   }
 
   private async digestLocked(id: string, offset: number, sha512: boolean): Promise<BlobDigests> {
-    const state = this.running.get(id);
+    const running = sha512 ? undefined : await this.hasherAt(id, offset, true);
     this.running.delete(id);
-    if (state && state.offset === offset && !sha512) return state.hasher.digest();
+    if (running) return running.digest();
     // No running hash (a restart, an evicted state, or sha512 wanted): hash the spool in one pass.
     const hasher = new DualHasher({ sha512 });
     if (offset > 0) {

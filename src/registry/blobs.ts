@@ -10,13 +10,19 @@ import {
 } from '../control-plane/queries.js';
 import type { ByteRange } from '../data-plane/driver.js';
 import type { BlobDigests } from '../data-plane/hasher.js';
+import { ObjectArchivedError } from '../data-plane/tiering.js';
 import { type Digest, formatDigest } from '../digest.js';
 import { DomainError } from '../errors.js';
+import { blobArchived, readableNow } from './archived.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
+import { refreshRestore } from './restores.js';
 
 export interface BlobInfo {
   sha256: string;
   size: number;
+  /** Where the bytes are stored (A7) and the state of a restore, as the view has them. */
+  retrievalTier?: string;
+  restoreStatus?: string;
 }
 
 /**
@@ -27,7 +33,7 @@ export async function statBlob(ctx: RegistryContext, repository: string, digest:
   const blob = await findRepositoryBlob(ctx.db, repository, digest);
   if (!blob) throw unknownBlob(digest);
   await requireBytes(ctx, blob, digest);
-  return { sha256: blob.sha256, size: blob.size };
+  return { sha256: blob.sha256, size: blob.size, ...tierOf(blob) };
 }
 
 /** A blob's record: every digest (hex) and its size. */
@@ -50,15 +56,19 @@ export async function statStoredBlob(ctx: RegistryContext, digest: Digest): Prom
 /** How many repository names blobDetails lists. */
 const LISTED_REPOSITORIES = 100;
 
-/** A blob's record and the repositories it is linked to (the first LISTED_REPOSITORIES by name). */
+/**
+ * A blob's record, its tier and the repositories it is linked to (the first LISTED_REPOSITORIES by
+ * name). A restore being followed is brought up to date from the storage first.
+ */
 export async function blobDetails(
   ctx: RegistryContext,
   digest: Digest,
-): Promise<StoredBlob & { repositories: string[] }> {
-  const blob = await findBlob(ctx.db, digest);
-  if (!blob) throw unknownBlob(digest);
+): Promise<StoredBlob & { repositories: string[]; restoreExpiresAt: Date | null }> {
+  const found = await findBlob(ctx.db, digest);
+  if (!found) throw unknownBlob(digest);
+  const blob = await refreshRestore(ctx, found);
   const repositories = await blobRepositories(ctx.db, blob.sha256, LISTED_REPOSITORIES);
-  return { ...storedBlob(blob), repositories };
+  return { ...storedBlob(blob), repositories, restoreExpiresAt: blob.restoreExpiresAt };
 }
 
 function storedBlob(blob: BlobRow): StoredBlob {
@@ -67,7 +77,12 @@ function storedBlob(blob: BlobRow): StoredBlob {
     blake3: blob.blake3,
     size: blob.size,
     ...(blob.sha512 ? { sha512: blob.sha512 } : {}),
+    ...tierOf(blob),
   };
+}
+
+function tierOf(blob: BlobRow): Pick<BlobInfo, 'retrievalTier' | 'restoreStatus'> {
+  return { retrievalTier: blob.retrievalTier, restoreStatus: blob.restoreStatus };
 }
 
 /** Missing or damaged bytes are blob-unavailable (a stat: the size must match the record). */
@@ -82,9 +97,21 @@ async function requireBytes(ctx: RegistryContext, blob: BlobRow, digest: Digest)
   }
 }
 
-/** Opens the blob's bytes (or a range); fails before the first byte if storage cannot deliver them. */
-export function readBlob(ctx: RegistryContext, blob: BlobInfo, range?: ByteRange): Promise<Readable> {
-  return ctx.content.open(blob.sha256, blob.size, range);
+/**
+ * Opens the blob's bytes (or a range); fails before the first byte if storage cannot deliver them.
+ * Bytes that wait for a restore are blob-archived: known from the view without asking the storage,
+ * or from the storage's own refusal when the view does not know yet.
+ */
+export async function readBlob(ctx: RegistryContext, blob: BlobInfo, range?: ByteRange): Promise<Readable> {
+  const tier = { retrievalTier: blob.retrievalTier ?? 'hot', restoreStatus: blob.restoreStatus ?? 'none' };
+  if (!readableNow(ctx, tier)) throw blobArchived(blob.sha256, tier);
+  try {
+    return await ctx.content.open(blob.sha256, blob.size, range);
+  } catch (error) {
+    if (!(error instanceof ObjectArchivedError)) throw error;
+    const archived = readableNow(ctx, { ...tier, restoreStatus: 'none' }) ? 'archive' : tier.retrievalTier;
+    throw blobArchived(blob.sha256, { retrievalTier: archived, restoreStatus: tier.restoreStatus });
+  }
 }
 
 /**

@@ -3,6 +3,8 @@ import type { Database } from '../control-plane/db.js';
 import { type Mutation, mutate } from '../control-plane/event-log.js';
 import { repositoryExists } from '../control-plane/queries.js';
 import type { ContentStore } from '../data-plane/content-store.js';
+import type { Locker } from '../data-plane/locker.js';
+import type { Tiering } from '../data-plane/tiering.js';
 import type { UploadWriter } from '../data-plane/upload-writer.js';
 import type { LogSignal } from './log-signal.js';
 import type { ReadCache } from './read-cache.js';
@@ -14,12 +16,18 @@ export interface RegistryLimits {
   uploadExpiryMs: number;
   /** How often an event stream looks for events no signal announced (a safety net). */
   eventPollMs: number;
+  /** How many days a restored copy of archived bytes stays readable. */
+  restoreDays: number;
 }
 
 export interface RegistryContext {
   db: Database;
   content: ContentStore;
+  /** The storage's tiers (A7): moves, restores, and which tiers need a restore to be read. */
+  tiering: Tiering;
   uploads: UploadWriter;
+  /** Serialises work on one key across every node (a blob's tier moves and restores). */
+  locker: Locker;
   limits: RegistryLimits;
   cache: ReadCache;
   /** Rung after every committed mutation (the event stream waits on it). */

@@ -20,9 +20,9 @@ export interface SweepResult {
 
 export async function sweepUploads(
   ctx: RegistryContext,
-  options: { startup?: boolean } = {},
+  options: { startup?: boolean; now?: number } = {},
 ): Promise<SweepResult> {
-  const now = Date.now();
+  const now = options.now ?? Date.now();
   const result: SweepResult = { expired: 0, orphansRemoved: 0 };
   ctx.uploads.dropIdleHashes(HASH_IDLE_MS, now);
   const sessions = new Map((await openUploads(ctx.db)).map((row) => [row.id, row]));
@@ -31,31 +31,38 @@ export async function sweepUploads(
     spooled.add(id);
     const session = sessions.get(id);
     if (!session) {
-      // Without a file yet, a spool may be one being created this instant: only start-up removes it.
+      // Without a file yet, a spool may be one being created this instant: only start-up removes it,
+      // and only from storage no other node writes to.
       const stale =
-        options.startup || (modifiedAt !== undefined && now - modifiedAt.getTime() > ORPHAN_GRACE_MS);
+        (options.startup && !ctx.uploads.shared) ||
+        (modifiedAt !== undefined && now - modifiedAt.getTime() > ORPHAN_GRACE_MS);
       if (stale && (await ctx.uploads.remove(id, async () => !(await isOpen(ctx, id)))))
         result.orphansRemoved++;
     } else if (now - (modifiedAt?.getTime() ?? 0) > ctx.limits.uploadExpiryMs) {
-      if (await expire(ctx, id, session.repository)) result.expired++;
+      if (await expire(ctx, id, session.repository, now)) result.expired++;
     }
   }
   // Sessions whose bytes are gone (lost with a crash): they cannot continue, so they end.
   for (const [id, session] of sessions) {
-    if (!spooled.has(id) && (await expire(ctx, id, session.repository))) result.expired++;
+    if (!spooled.has(id) && (await expire(ctx, id, session.repository, now))) result.expired++;
   }
   return result;
 }
 
 /** Expires one session if, under its lock, it is still open and still idle. */
-async function expire(ctx: RegistryContext, id: string, repository: string | undefined): Promise<boolean> {
+async function expire(
+  ctx: RegistryContext,
+  id: string,
+  repository: string | undefined,
+  now: number,
+): Promise<boolean> {
   let idleSince = new Date(0);
   try {
     await ctx.uploads.cancel(id, {
       check: async () => {
         // A session whose files are gone has been idle since whenever they went: it expires.
         idleSince = (await ctx.uploads.lastWrite(id)) ?? new Date(0);
-        if (Date.now() - idleSince.getTime() <= ctx.limits.uploadExpiryMs) throw new NotIdle();
+        if (Math.max(now, Date.now()) - idleSince.getTime() <= ctx.limits.uploadExpiryMs) throw new NotIdle();
       },
       commit: () => endSession(ctx, repository, id, 'upload.expired', idleSince),
     });

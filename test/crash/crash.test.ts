@@ -9,7 +9,13 @@ import { rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.
 import { blobs } from '../../src/control-plane/schema.js';
 import { openRegistry } from '../../src/server.js';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
-import { digestOf, freshDatabaseUrl, snapshotViews, tempDataDir } from '../helpers/registry.js';
+import {
+  digestOf,
+  freshBlobStore,
+  freshDatabaseUrl,
+  snapshotViews,
+  tempDataDir,
+} from '../helpers/registry.js';
 
 let dataDir: string;
 let env: Record<string, string>;
@@ -18,7 +24,7 @@ let server: ServerProcess | undefined;
 beforeAll(async () => {
   dataDir = await tempDataDir('artifact-store-crash-');
   const databaseUrl = await freshDatabaseUrl();
-  env = { DATA_DIR: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+  env = { DATA_DIR: dataDir, ...freshBlobStore(), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
 });
 afterAll(async () => {
   await server?.kill();
@@ -195,8 +201,7 @@ describe('crash safety', () => {
   it('after the crashes, every blob has its digests and bytes, and the log rebuilds the views', async () => {
     await server!.kill('SIGKILL');
     server = undefined;
-    const config = loadConfig({ DATA_DIR: dataDir, PORT: '0' });
-    config.databaseUrl = env.DATABASE_URL;
+    const config = loadConfig({ ...env, PORT: '0' });
     const opened = await openRegistry(config);
     try {
       const { db, content } = opened.ctx;

@@ -1,5 +1,8 @@
 // Starts a real registry server for a test file: the embedded PostgreSQL by default, or a fresh
-// database on the PostgreSQL named by DATABASE_URL (the PostgreSQL pass).
+// database on the PostgreSQL named by DATABASE_URL (the PostgreSQL pass); blobs in its DATA_DIR, or
+// under a fresh prefix of the S3 bucket named by BLOB_STORE (the S3 pass). With TEST_NODES=2 (and
+// both of those), a "registry" is two nodes sharing the database and the bucket behind a round-robin
+// proxy, so every other request reaches the other node: tests run unchanged against several nodes.
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +16,8 @@ export { snapshotViews } from '../../src/control-plane/event-log.js';
 
 export interface TestRegistry extends RunningRegistry {
   dataDir: string;
+  /** One node's own URL (the registry's URL but with TEST_NODES=2, where that is the proxy's). */
+  nodeUrl: string;
   /** The JSON log lines the server wrote so far (none unless LOG_LEVEL is set). */
   logs(): string[];
   /** fetch relative to the registry root */
@@ -39,10 +44,62 @@ export async function tempDataDir(prefix = 'artifact-store-test-'): Promise<stri
   return dir;
 }
 
+/**
+ * Blobs are in an S3 bucket (the S3 pass): tests that inject faults by editing DATA_DIR's files
+ * skip; everything above the storage driver is the same code on either store.
+ */
+export const onS3 = process.env.BLOB_STORE?.startsWith('s3://') ?? false;
+
+/**
+ * The S3 settings of the S3 pass (BLOB_STORE=s3://…) with a fresh prefix, so each registry starts
+ * with an empty store; {} otherwise.
+ */
+export function freshBlobStore(): Record<string, string> {
+  const base = process.env.BLOB_STORE;
+  if (!base?.startsWith('s3://')) return {};
+  const settings: Record<string, string> = {
+    BLOB_STORE: `${base.replace(/\/+$/, '')}/t-${randomBytes(6).toString('hex')}`,
+  };
+  for (const name of ['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_PART_SIZE']) {
+    const value = process.env[name];
+    if (value) settings[name] = value;
+  }
+  return settings;
+}
+
+/**
+ * Registries are several nodes behind a proxy (TEST_NODES=2 on the PostgreSQL + S3 pass): tests of
+ * one process's internals (its metrics, its waiters) skip.
+ */
+export const multiNode =
+  Number(process.env.TEST_NODES ?? '1') > 1 &&
+  Boolean(process.env.DATABASE_URL && process.env.BLOB_STORE?.startsWith('s3://'));
+
+/** Several nodes per registry (TEST_NODES=2): only where they can share a database and a bucket. */
+function nodesWanted(env: Record<string, string>): number {
+  const wanted = Number(process.env.TEST_NODES ?? '1');
+  const shared = process.env.DATABASE_URL && process.env.BLOB_STORE?.startsWith('s3://');
+  // A test that names its own database or store builds its own set-up.
+  return wanted > 1 && shared && !env.DATABASE_URL && !env.BLOB_STORE ? wanted : 1;
+}
+
 export async function startTestRegistry(env: Record<string, string> = {}): Promise<TestRegistry> {
+  const nodes = nodesWanted(env);
+  if (nodes > 1) {
+    const shared = { DATABASE_URL: (await freshDatabaseUrl()) as string, ...freshBlobStore(), ...env };
+    const started: TestRegistry[] = [];
+    for (let i = 0; i < nodes; i++) started.push(await startTestRegistry(shared));
+    return behindProxy(started);
+  }
   const dataDir = await tempDataDir();
   // Request logs off unless a test asks for them (they would fill the test output).
-  const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({
+    PORT: '0',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ...(env.BLOB_STORE ? {} : freshBlobStore()),
+    ...env,
+  });
   // A fresh database on the PostgreSQL pass, unless the test names one (e.g. two nodes sharing it).
   if (!env.DATABASE_URL) config.databaseUrl = await freshDatabaseUrl();
   const lines: string[] = [];
@@ -52,11 +109,34 @@ export async function startTestRegistry(env: Record<string, string> = {}): Promi
   return {
     ...running,
     dataDir,
+    nodeUrl: running.url,
     fetch: (path, init) => fetch(`${running.url}${path}`, init),
     logs: () => [...lines],
     async close() {
       await running.close();
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Nodes behind one round-robin proxy, as one TestRegistry: its url is the proxy's; what a test reads
+ * from the process (ctx, dataDir, logs) is the first node's.
+ */
+async function behindProxy(nodes: TestRegistry[]): Promise<TestRegistry> {
+  // Loaded only here: most runs never need it.
+  const { startRoundRobin } = await import('../../scripts/round-robin.mjs');
+  const proxy = await startRoundRobin(nodes.map((n) => n.url));
+  const first = nodes[0] as TestRegistry;
+  return {
+    ...first,
+    url: proxy.url,
+    port: proxy.port,
+    fetch: (path, init) => fetch(`${proxy.url}${path}`, init),
+    logs: () => nodes.flatMap((n) => n.logs()),
+    async close() {
+      await proxy.close();
+      for (const node of nodes.reverse()) await node.close();
     },
   };
 }

@@ -1,12 +1,11 @@
 // The event log is the source of truth: every view table can be rebuilt from it alone, and its hash
 // chain exposes any edit.
 import { createHash, randomBytes } from 'node:crypto';
-import { utimes } from 'node:fs/promises';
-import { join } from 'node:path';
 import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
 import { events } from '../../src/control-plane/schema.js';
+import { trackRestores } from '../../src/registry/restores.js';
 import { sweepUploads } from '../../src/registry/upload-expiry.js';
 import { publish, putJson, storeFile } from '../helpers/native.js';
 import {
@@ -57,11 +56,9 @@ async function exerciseEveryMutation() {
   await r.fetch(`${session}?digest=${digestOf(chunked)}`, { method: 'PUT' });
   const cancelled = (await r.fetch('/v2/log/d/blobs/uploads/', { method: 'POST' })).headers.get('location')!;
   await r.fetch(cancelled, { method: 'DELETE' });
-  // An idle session expires: made to look a day old, then swept.
-  const idle = (await r.fetch('/v2/log/d/blobs/uploads/', { method: 'POST' })).headers.get('location')!;
-  const old = new Date(Date.now() - 2 * 24 * 3600 * 1000);
-  await utimes(join(r.dataDir, 'uploads', idle.split('/').pop()!, 'offset'), old, old);
-  expect((await sweepUploads(r.ctx)).expired).toBe(1);
+  // An idle session expires: swept as if two days had passed.
+  await r.fetch('/v2/log/d/blobs/uploads/', { method: 'POST' });
+  expect((await sweepUploads(r.ctx, { now: Date.now() + 2 * 24 * 3600 * 1000 })).expired).toBe(1);
   // left open on purpose: an open upload is part of the state too
   await r.fetch('/v2/log/d/blobs/uploads/', { method: 'POST' });
   // The native namespace: a schema, a package with typed metadata, immutable tags, a native session.
@@ -82,6 +79,19 @@ async function exerciseEveryMutation() {
     200,
   );
   expect((await r.fetch('/api/v1/uploads', { method: 'POST' })).status).toBe(201);
+  // Tiering: a blob archived, restored and moved back; another restored until its copy expires.
+  const restore = (d: string) => r.fetch(`/api/v1/blobs/${d}/restore`, { method: 'POST' });
+  const tiered = await pushBlob(r, 'log/f', randomBytes(70));
+  expect((await putJson(r, `/api/v1/blobs/${tiered}/tier`, { tier: 'archive' })).status).toBe(200);
+  expect((await restore(tiered)).status).toBeLessThan(300);
+  await trackRestores(r.ctx);
+  expect((await putJson(r, `/api/v1/blobs/${tiered}/tier`, { tier: 'hot' })).status).toBe(200);
+  const expiring = await pushBlob(r, 'log/f', randomBytes(80));
+  expect((await putJson(r, `/api/v1/blobs/${expiring}/tier`, { tier: 'archive' })).status).toBe(200);
+  expect((await restore(expiring)).status).toBeLessThan(300);
+  await trackRestores(r.ctx);
+  const later = new Date(Date.now() + 30 * 86_400_000);
+  expect((await trackRestores(r.ctx, later)).expired).toBe(1);
 }
 
 describe('event log', () => {
@@ -112,6 +122,10 @@ describe('event log', () => {
       'upload.completed',
       'upload.cancelled',
       'upload.expired',
+      'blob.tier-changed',
+      'blob.restore-requested',
+      'blob.restored',
+      'blob.restore-expired',
     ]) {
       expect(types, type).toContain(type);
     }

@@ -26,8 +26,9 @@ afterAll(async () => {
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 /** Sends raw bytes and returns everything the server answers before it closes the connection. */
+/** A request as raw bytes to one node (its own HTTP parser is what these tests check). */
 function raw(request: string): Promise<string> {
-  const url = new URL(r.url);
+  const url = new URL(r.nodeUrl);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(url.port), url.hostname, () => socket.end(request));
     let answer = '';

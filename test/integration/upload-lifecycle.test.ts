@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, uploads } from '../../src/control-plane/schema.js';
-import { digestOf, pushBlob, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { digestOf, onS3, pushBlob, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
 let r: TestRegistry;
 /** A second server with a short expiry, so its sweeper (every 250 ms) ends idle sessions within a test. */
@@ -105,7 +105,7 @@ describe('abandoned uploads', () => {
     );
   });
 
-  it('a damaged offset record is recovered from the spool, not a 500', async () => {
+  it.skipIf(onS3)('a damaged offset record is recovered from the spool, not a 500', async () => {
     const location = await start('life/d');
     const id = location.split('/').pop()!;
     await r.fetch(location, { method: 'PATCH', body: Buffer.from('hello') });

@@ -95,6 +95,52 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads the tiering settings, one line per wrong one', () => {
+    const defaults = loadConfig({ DATA_DIR: '/srv/d' });
+    expect(defaults).toMatchObject({
+      storageClasses: { hot: 'STANDARD', warm: 'STANDARD_IA', cold: 'GLACIER_IR', archive: 'DEEP_ARCHIVE' },
+      coldDir: '/srv/d/cold',
+      restoreDays: 7,
+      restoreCheckMs: 60_000,
+    });
+    expect(
+      loadConfig({
+        S3_STORAGE_CLASSES: 'cold=glacier, warm=ONEZONE_IA',
+        COLD_DIR: '/mnt/slow',
+        RESTORE_DAYS: '30',
+        RESTORE_CHECK_INTERVAL: '5m',
+      }),
+    ).toMatchObject({
+      storageClasses: { hot: 'STANDARD', warm: 'ONEZONE_IA', cold: 'GLACIER', archive: 'DEEP_ARCHIVE' },
+      coldDir: '/mnt/slow',
+      restoreDays: 30,
+      restoreCheckMs: 300_000,
+    });
+    expect(
+      problems(() =>
+        loadConfig({
+          DATA_DIR: '/srv/d',
+          S3_STORAGE_CLASSES: 'frozen=GLACIER',
+          COLD_DIR: '/srv/d/blobs/cold',
+          RESTORE_DAYS: '0',
+          RESTORE_CHECK_INTERVAL: 'often',
+        }),
+      ),
+    ).toEqual([
+      'S3_STORAGE_CLASSES must be tier=CLASS pairs separated by commas, tiers hot, warm, cold, archive, got "frozen=GLACIER"',
+      'COLD_DIR must be a directory of its own, not DATA_DIR or inside its blobs/ or uploads/, got "/srv/d/blobs/cold"',
+      'RESTORE_DAYS must be between 1 and 3650, got 0',
+      'RESTORE_CHECK_INTERVAL must be a positive duration such as 1500ms, 30s, 90m, 24h or 2d, got "often"',
+    ]);
+    expect(problems(() => loadConfig({ S3_STORAGE_CLASSES: 'warm=COLDEST' }))).toEqual([
+      expect.stringMatching(/^S3_STORAGE_CLASSES: warm=COLDEST is not a storage class \(one of STANDARD, /),
+    ]);
+    expect(problems(() => loadConfig({ S3_STORAGE_CLASSES: 'hot=DEEP_ARCHIVE' }))).toEqual([
+      'S3_STORAGE_CLASSES: hot must be readable without a restore, got DEEP_ARCHIVE',
+    ]);
+    expect(problems(() => loadConfig({ DATA_DIR: '/srv/d', COLD_DIR: '/srv/d' }))).toHaveLength(1);
+  });
+
   it('documents every setting it reads in the help', () => {
     for (const name of SETTINGS) expect(CONFIG_HELP).toMatch(new RegExp(`^  ${name} `, 'm'));
   });

@@ -14,6 +14,7 @@ import { eventsRoutes } from './events.js';
 import { metadataSchemasRoutes } from './metadata-schemas.js';
 import { packagesRoutes } from './packages.js';
 import { repositoriesRoutes } from './repositories.js';
+import { tieringRoutes } from './tiering.js';
 import { uploadsRoutes } from './uploads.js';
 
 export type Api = OpenAPIHono<Env>;
@@ -29,6 +30,7 @@ const MODULES: RouteModule[] = [
   packagesRoutes,
   metadataSchemasRoutes,
   eventsRoutes,
+  tieringRoutes,
 ];
 
 /**
@@ -62,7 +64,7 @@ export function createApi(ctx: RegistryContext, reporter: ErrorReporter): Api {
       title: 'artifact-store native API',
       version: '1',
       description:
-        'Packages addressed by the BLAKE3 of their canonical CBOR, typed metadata, upload sessions, blobs by either digest, and the event log as a stream. Errors are {"error": {"code", "message", "details"}}.',
+        'Packages addressed by the BLAKE3 of their canonical CBOR, typed metadata, upload sessions, blobs by either digest, storage tiers and restores, and the event log as a stream. Errors are {"error": {"code", "message", "details"}}.',
     },
     servers: [{ url: API_BASE }],
   });

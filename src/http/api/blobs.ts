@@ -3,7 +3,8 @@ import { parseDigest } from '../../digest.js';
 import { blobDetails, statStoredBlob } from '../../registry/blobs.js';
 import { blobResponse } from '../blob-response.js';
 import type { RouteModule } from './app.js';
-import { AnyDigest, Blake3Digest, errorResponses, Sha256Digest } from './schemas.js';
+import { AnyDigest, Blake3Digest, ErrorBody, errorResponses, Sha256Digest } from './schemas.js';
+import { TierFields, tierFields } from './tier-fields.js';
 
 const TAGS = ['blobs'];
 
@@ -43,6 +44,11 @@ const getBlobRoute = createRoute({
     200: { description: 'the bytes', headers: blobHeaders, content: bytes },
     206: { description: 'the requested range', headers: blobHeaders, content: bytes },
     ...errorResponses(400, 404, 416, 503),
+    409: {
+      description:
+        'the bytes are archived and not restored (blob-archived; details: retrieval_tier, restore_status): POST /blobs/{digest}/restore first',
+      content: { 'application/json': { schema: ErrorBody } },
+    },
   },
 });
 
@@ -55,7 +61,10 @@ const headBlobRoute = createRoute({
   tags: TAGS,
   request: { params: DigestParam, headers: RangeHeader },
   responses: {
-    200: { description: 'the blob is readable', headers: blobHeaders },
+    200: {
+      description: 'the blob exists (archived bytes too: only their GET waits for a restore)',
+      headers: blobHeaders,
+    },
     206: { description: 'the requested range is readable', headers: blobHeaders },
     400: { description: 'malformed digest' },
     404: { description: 'unknown blob' },
@@ -71,6 +80,7 @@ const BlobInfo = z
     sha512: z.string().optional().openapi({ description: 'when a client pushed it by sha512' }),
     size: z.number().int(),
     repositories: z.array(z.string()).openapi({ description: 'repositories it is linked to (first 100)' }),
+    ...TierFields,
   })
   .openapi('BlobInfo');
 
@@ -78,7 +88,8 @@ const infoRoute = createRoute({
   method: 'get',
   path: '/blobs/{digest}/info',
   operationId: 'getBlobInfo',
-  summary: "A blob's digests, size and the repositories it is linked to",
+  summary: "A blob's digests, size, storage tier and the repositories it is linked to",
+  description: 'A restore in progress is checked with the storage first, so restore_status is current.',
   tags: TAGS,
   request: { params: DigestParam },
   responses: {
@@ -107,6 +118,7 @@ export const blobsRoutes: RouteModule = (api, ctx) => {
         ...(blob.sha512 ? { sha512: `sha512:${blob.sha512}` } : {}),
         size: blob.size,
         repositories: blob.repositories,
+        ...tierFields(ctx, blob, blob.restoreExpiresAt),
       },
       200,
     );

@@ -13,6 +13,9 @@ const STATUS: Record<DomainErrorCode, number> = {
   'digest-mismatch': 400,
   'blob-unknown': 404,
   'blob-unavailable': 503,
+  // The bytes are archived: restore them first (details: retrieval_tier, restore_status).
+  'blob-archived': 409,
+  'blob-not-tierable': 409,
   'manifest-unknown': 404,
   'manifest-unavailable': 503,
   'manifest-invalid': 400,

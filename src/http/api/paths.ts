@@ -4,7 +4,13 @@ import { getPath } from 'hono/utils/url';
 
 const PREFIX = '/api/v1/repositories/';
 /** What may follow a repository name, longest first. */
-const SUFFIXES = [/\/packages\/[^/]+$/, /\/packages$/, /\/tags\/[^/]+$/, /\/tags$/];
+const SUFFIXES = [
+  /\/packages\/[^/]+\/tier$/,
+  /\/packages\/[^/]+$/,
+  /\/packages$/,
+  /\/tags\/[^/]+$/,
+  /\/tags$/,
+];
 
 export function routingPath(request: Request): string {
   const path = getPath(request);

@@ -39,6 +39,11 @@ const MAP: Record<DomainErrorCode, Mapping> = {
   'digest-mismatch': { code: 'DIGEST_INVALID', status: 400 },
   'blob-unknown': { code: 'BLOB_UNKNOWN', status: 404 },
   'blob-unavailable': { code: 'BLOB_UNKNOWN', status: 404, log: true },
+  // The blob exists (HEAD says so) but its bytes wait for a restore that takes hours: 409, which no
+  // client retries (a 503 would be retried for minutes), with how to restore in the message
+  // (docs/adr/0009).
+  'blob-archived': { code: 'DENIED', status: 409 },
+  'blob-not-tierable': { code: 'DENIED', status: 409 },
   'manifest-unknown': { code: 'MANIFEST_UNKNOWN', status: 404 },
   'manifest-unavailable': { code: 'MANIFEST_UNKNOWN', status: 404, log: true },
   'manifest-invalid': { code: 'MANIFEST_INVALID', status: 400 },
