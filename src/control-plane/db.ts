@@ -66,13 +66,29 @@ const POOL = 10;
 /** Connections for advisory locks: each upload step in progress on this node holds one. */
 const LOCK_POOL = 32;
 
+/** The pools' sizes, for /metrics. */
+export const POOL_SIZES = { queries: POOL, locks: LOCK_POOL } as const;
+
+/**
+ * Each pool's connections carry `application_name` = `artifact-store <pid> <pool>`, so /metrics can
+ * count them by state in pg_stat_activity (postgres-js keeps its pool's state to itself).
+ */
+export function applicationName(pool: keyof typeof POOL_SIZES): { connection: { application_name: string } } {
+  return { connection: { application_name: `artifact-store ${process.pid} ${pool}` } };
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
   const mode = options.migrations ?? 'apply';
   if (options.url) return openExternal(options.url, options.connectTimeoutMs, mode);
   const server = await startEmbeddedPostgres(options.embeddedDir, options.log);
   try {
     await prepare(postgres({ ...server.connection, max: 1, onnotice: () => {} }), mode);
-    const client = postgres({ ...server.connection, max: POOL, onnotice: () => {} });
+    const client = postgres({
+      ...server.connection,
+      ...applicationName('queries'),
+      max: POOL,
+      onnotice: () => {},
+    });
     return {
       ...wrap(client, 'embedded'),
       onFatal: (listener) => server.onExit(listener),
@@ -103,8 +119,10 @@ async function openExternal(url: string, timeoutMs: number, mode: MigrationMode)
       `DATABASE_URL: cannot open PostgreSQL at ${where}: ${(cause as Error).message}`,
     );
   }
-  const client = postgres(url, { ...options, max: POOL });
-  const locker = new AdvisoryLocker(postgres(url, { ...options, max: LOCK_POOL }));
+  const client = postgres(url, { ...options, ...applicationName('queries'), max: POOL });
+  const locker = new AdvisoryLocker(
+    postgres(url, { ...options, ...applicationName('locks'), max: LOCK_POOL }),
+  );
   return {
     ...wrap(client, 'external'),
     onFatal: () => {},

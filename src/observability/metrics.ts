@@ -17,6 +17,10 @@ export interface RequestSample {
 export interface MetricsSources {
   uploadsInProgress(): Promise<number>;
   eventLogHeadSequence(): Promise<number>;
+  /** This process's database connections, by pool and by state (active, idle, …). */
+  databaseConnections?(): Promise<Array<{ pool: string; state: string; count: number }>>;
+  /** The most connections each pool opens. */
+  databasePoolSizes?: Readonly<Record<string, number>>;
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -66,6 +70,33 @@ export class Metrics {
         'Sequence number of the last event in the event log',
         sources.eventLogHeadSequence,
       );
+    }
+    if (sources?.databaseConnections) {
+      const read = sources.databaseConnections;
+      new Gauge({
+        name: 'db_pool_connections',
+        help: "This process's open database connections, by pool (queries, locks) and state (active, idle, …)",
+        labelNames: ['pool', 'state'],
+        registers,
+        async collect() {
+          try {
+            const rows = await read();
+            this.reset();
+            for (const row of rows) this.set({ pool: row.pool, state: row.state }, row.count);
+          } catch {
+            // keep the last values
+          }
+        },
+      });
+    }
+    if (sources?.databasePoolSizes) {
+      const max = new Gauge({
+        name: 'db_pool_max_connections',
+        help: 'The most connections each database pool opens',
+        labelNames: ['pool'],
+        registers,
+      });
+      for (const [pool, size] of Object.entries(sources.databasePoolSizes)) max.set({ pool }, size);
     }
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -2,6 +2,7 @@
 // (readiness), and the numbers behind the gauges. Each question is bounded in time, so a stuck
 // database makes a probe fail rather than hang.
 import { sql } from 'drizzle-orm';
+import { POOL_SIZES } from '../control-plane/db.js';
 import { logHead } from '../control-plane/event-log.js';
 import { uploads } from '../control-plane/schema.js';
 import { rootCause, withTimeout } from '../promises.js';
@@ -27,8 +28,23 @@ export async function readiness(
   return { ready: database === 'ok' && blobStore === 'ok', checks: { database, blob_store: blobStore } };
 }
 
-export function metricsSources(ctx: Pick<RegistryContext, 'db'>): MetricsSources {
+export function metricsSources(ctx: Pick<RegistryContext, 'db' | 'announceCommits'>): MetricsSources {
   return {
+    // The lock pool exists with an external database only (the embedded one has one node).
+    databasePoolSizes: ctx.announceCommits ? POOL_SIZES : { queries: POOL_SIZES.queries },
+    databaseConnections: async () => {
+      const rows = await withTimeout(
+        ctx.db.execute<{ pool: string; state: string; count: number }>(sql`
+          select split_part(application_name, ' ', 3) as pool, coalesce(state, 'unknown') as state,
+                 count(*)::int as count
+          from pg_stat_activity
+          where application_name like ${`artifact-store ${process.pid} %`}
+          group by 1, 2`),
+        PROBE_TIMEOUT_MS,
+        noAnswer(PROBE_TIMEOUT_MS),
+      );
+      return [...rows];
+    },
     uploadsInProgress: () =>
       withTimeout(ctx.db.$count(uploads), PROBE_TIMEOUT_MS, noAnswer(PROBE_TIMEOUT_MS)),
     eventLogHeadSequence: async () =>

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
+import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashBytes } from '../../src/data-plane/hasher.js';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
@@ -12,6 +13,7 @@ import { digestOf, freshBlobStore, freshDatabaseUrl, tempDataDir } from '../help
 const shared = Boolean(process.env.DATABASE_URL && process.env.BLOB_STORE?.startsWith('s3://'));
 const MiB = 1024 * 1024;
 let nodes: ServerProcess[] = [];
+let store: Record<string, string> = {};
 const dirs: string[] = [];
 
 async function startNode(env: Record<string, string>): Promise<ServerProcess> {
@@ -22,13 +24,28 @@ async function startNode(env: Record<string, string>): Promise<ServerProcess> {
 
 describe.skipIf(!shared)('two nodes over PostgreSQL and S3', () => {
   beforeAll(async () => {
-    const env = { DATABASE_URL: (await freshDatabaseUrl()) as string, ...freshBlobStore() };
+    store = freshBlobStore();
+    const env = { DATABASE_URL: (await freshDatabaseUrl()) as string, ...store };
     nodes = [await startNode(env), await startNode(env)];
   }, 120_000);
   afterAll(async () => {
     for (const node of nodes) await node.kill('SIGTERM');
     for (const dir of dirs) await rm(dir, { recursive: true, force: true, maxRetries: 5 });
   });
+
+  /** Keys of the multipart uploads open under the registry's uploads/ prefix. */
+  async function openMultipartUploads(): Promise<string[]> {
+    const [, bucket, prefix] = /^s3:\/\/([^/]+)\/?(.*)$/.exec(store.BLOB_STORE as string) as RegExpExecArray;
+    const s3 = new S3Client({
+      region: process.env.S3_REGION ?? 'us-east-1',
+      endpoint: process.env.S3_ENDPOINT,
+      forcePathStyle: true,
+    });
+    const listed = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${prefix}/uploads/` }),
+    );
+    return (listed.Uploads ?? []).map((u) => u.Key as string);
+  }
 
   async function open(url: string, repo: string): Promise<string> {
     const res = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
@@ -86,7 +103,8 @@ describe.skipIf(!shared)('two nodes over PostgreSQL and S3', () => {
   it('a node killed in the middle of a chunk: the upload continues on the other from its last whole chunk', async () => {
     const [a, b] = nodes as [ServerProcess, ServerProcess];
     const first = randomBytes(6 * MiB + 5);
-    const second = randomBytes(9 * MiB);
+    // Longer than an S3 part (8 MiB): the killed node has a multipart upload open for it.
+    const second = randomBytes(20 * MiB);
     const blob = Buffer.concat([first, second]);
     const location = await open(b.url, 'failover/killed');
     expect((await patch(a.url, location, first, 0)).status).toBe(202);
@@ -101,10 +119,11 @@ describe.skipIf(!shared)('two nodes over PostgreSQL and S3', () => {
         },
       });
       req.on('error', () => {});
-      req.write(second.subarray(0, 4 * MiB), () => resolve());
+      req.write(second.subarray(0, 12 * MiB), () => resolve());
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     await a.kill('SIGKILL');
+    expect((await openMultipartUploads()).length).toBe(1);
     // Node B sees the committed offset: the first chunk, nothing of the cut one.
     const status = await fetch(`${b.url}${location}`);
     expect(status.status).toBe(204);
@@ -120,5 +139,7 @@ describe.skipIf(!shared)('two nodes over PostgreSQL and S3', () => {
       await (await fetch(`${b.url}/v2/failover/killed/blobs/${digestOf(blob)}`)).arrayBuffer(),
     );
     expect(got.equals(blob)).toBe(true);
+    // The session is over: the dead node's multipart upload is not left behind in the bucket.
+    expect(await openMultipartUploads()).toEqual([]);
   });
 });

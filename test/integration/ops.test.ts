@@ -202,6 +202,20 @@ describe('/metrics', () => {
     expect(value((await scrape()).samples, 'event_log_head_sequence')).toBe(head.seq);
   });
 
+  it("db_pool_connections counts this process's database connections by pool and state", async () => {
+    const { samples } = await scrape();
+    expect(value(samples, 'db_pool_max_connections', { pool: 'queries' })).toBe(10);
+    expect(value(samples, 'db_pool_max_connections', { pool: 'locks' })).toBe(
+      process.env.DATABASE_URL ? 32 : undefined,
+    );
+    // At least the connection that ran the count itself was open and active.
+    expect(
+      value(samples, 'db_pool_connections', { pool: 'queries', state: 'active' }),
+    ).toBeGreaterThanOrEqual(1);
+    const total = value(samples, 'db_pool_connections', { pool: 'queries' }) ?? 0;
+    expect(total).toBeLessThanOrEqual(10 * 8); // every test server of this process shares its pid
+  });
+
   it('uploads_in_progress counts open upload sessions', async () => {
     const open = () => scrape().then(({ samples }) => value(samples, 'uploads_in_progress'));
     const before = await open();

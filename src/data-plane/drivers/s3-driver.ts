@@ -5,11 +5,13 @@
 // means the bytes are durable. No HTTP routes and no SQL here.
 import { Readable, Writable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -198,11 +200,32 @@ export class S3Driver implements StorageDriver {
     await this.delete(src);
   }
 
+  /**
+   * Removes the object, its segments and everything under it, and aborts multipart uploads left
+   * open under it (a node killed in the middle of a large chunk leaves one; S3 keeps its parts).
+   */
   async delete(path: string): Promise<void> {
     const key = this.key(path);
+    const within = (name: string) =>
+      name === key || name.startsWith(`${key}/`) || name.startsWith(`${key}.seg/`);
     for await (const object of this.listAll(key)) {
-      if (object === key || object.startsWith(`${key}/`) || object.startsWith(`${key}.seg/`)) {
+      if (within(object))
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object }));
+    }
+    const open = await this.client.send(
+      new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key }),
+    );
+    for (const upload of open.Uploads ?? []) {
+      if (upload.Key && upload.UploadId && within(upload.Key)) {
+        await this.client
+          .send(
+            new AbortMultipartUploadCommand({
+              Bucket: this.bucket,
+              Key: upload.Key,
+              UploadId: upload.UploadId,
+            }),
+          )
+          .catch(() => {}); // already completed or aborted by its writer
       }
     }
   }
