@@ -51,6 +51,8 @@ export type BlobStoreConfig =
       forcePathStyle: boolean;
       /** Bytes per uploaded part. */
       partSize: number;
+      /** Blob GETs answer 307 to a presigned URL of the object instead of streaming it. */
+      redirect: boolean;
     };
 
 export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
@@ -76,6 +78,7 @@ export const SETTINGS = [
   'S3_REGION',
   'S3_FORCE_PATH_STYLE',
   'S3_PART_SIZE',
+  'S3_REDIRECT',
   'S3_STORAGE_CLASSES',
   'COLD_DIR',
   'RESTORE_DAYS',
@@ -107,6 +110,8 @@ export const CONFIG_HELP = `Environment:
                             servers want (default false: bucket.endpoint)
   S3_PART_SIZE              bytes per part of an upload to S3, buffered on this node's disk
                             (default 8388608 = 8 MiB; at least 5 MiB)
+  S3_REDIRECT               true: blob GETs answer 307 with a presigned URL of the object (valid
+                            20 minutes), so clients download from S3 directly (default false)
   S3_STORAGE_CLASSES        the S3 storage class of each tier, as tier=CLASS pairs (default
                             hot=STANDARD,warm=STANDARD_IA,cold=GLACIER_IR,archive=DEEP_ARCHIVE;
                             tiers left out keep theirs); GLACIER and DEEP_ARCHIVE need a restore
@@ -196,6 +201,7 @@ function blobStore(env: NodeJS.ProcessEnv): BlobStoreConfig {
     endpoint,
     region: env.S3_REGION?.trim() || env.AWS_REGION?.trim() || 'us-east-1',
     forcePathStyle: boolean(env, 'S3_FORCE_PATH_STYLE', false),
+    redirect: boolean(env, 'S3_REDIRECT', false),
     partSize,
   };
 }

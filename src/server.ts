@@ -50,7 +50,10 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
   const dataDir = locked ?? (await lockDataDir(config.dataDir));
   try {
     const { driver, tiering } = withTiering(await openStorage(config), config);
-    const content = new ContentStore(driver);
+    const content = new ContentStore(
+      driver,
+      config.blobStore.kind === 's3' && config.blobStore.redirect ? REDIRECT_SECONDS : 0,
+    );
     const database = await openDatabase({
       url: config.databaseUrl,
       embeddedDir: join(config.dataDir, 'pg'),
@@ -98,6 +101,9 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
     throw error;
   }
 }
+
+/** How long a presigned blob URL of S3_REDIRECT stays valid (as CNCF distribution's default). */
+const REDIRECT_SECONDS = 20 * 60;
 
 /** A staged write older than this is a crash's leftover, not a write in progress. */
 const STAGING_GRACE_MS = 15 * 60 * 1000;

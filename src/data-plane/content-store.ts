@@ -13,7 +13,17 @@ export function blobPath(sha256: string): string {
 }
 
 export class ContentStore {
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    /** Blob GETs are answered with a redirect to the storage, for this many seconds (0: never). */
+    private readonly redirectSeconds = 0,
+  ) {}
+
+  /** Where a client may fetch the blob from directly, when GETs are redirected to the storage. */
+  async redirectUrl(sha256: string): Promise<string | undefined> {
+    if (this.redirectSeconds <= 0 || !this.driver.presignedUrl) return undefined;
+    return this.driver.presignedUrl(blobPath(sha256), this.redirectSeconds);
+  }
 
   /** Size of the stored bytes, or undefined when they are not in storage. */
   async size(sha256: string): Promise<number | undefined> {

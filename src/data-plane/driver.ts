@@ -59,6 +59,11 @@ export interface StorageDriver {
   list(prefix: string): AsyncIterable<string>;
   /** Throws, saying why, when the storage cannot be used (a readiness probe): cheap, writes nothing. */
   ping(): Promise<void>;
+  /**
+   * A URL a client can GET the object from directly, valid for `expiresInSeconds` (object stores
+   * only; undefined where the storage has no such URLs).
+   */
+  presignedUrl?(path: string, expiresInSeconds: number): Promise<string>;
 }
 
 /** The object exists but does not have the size the caller knows it must have. */

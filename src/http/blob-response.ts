@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import { DomainError } from '../errors.js';
-import { type BlobInfo, readBlob } from '../registry/blobs.js';
+import { type BlobInfo, blobRedirect, readBlob } from '../registry/blobs.js';
 import type { RegistryContext } from '../registry/context.js';
 import { type Env, parseRangeHeader } from './request.js';
 import { API_VERSION_HEADER } from './v2/responses.js';
@@ -31,6 +31,9 @@ export async function blobResponse(
   };
   if (byteRange) headers['Content-Range'] = `bytes ${byteRange.start}-${byteRange.end}/${blob.size}`;
   if (c.req.method === 'HEAD' || blob.size === 0) return new Response(null, { status, headers });
+  // S3_REDIRECT: the client fetches the bytes from the object store itself (its Range goes along).
+  const redirect = await blobRedirect(ctx, blob);
+  if (redirect) return new Response(null, { status: 307, headers: { ...own, Location: redirect } });
   // Opened before any header is written: bytes that went missing are an error answer, not a short body.
   const stream = await readBlob(ctx, blob, byteRange);
   const outgoing = c.env?.outgoing;

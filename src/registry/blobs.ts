@@ -102,6 +102,16 @@ async function requireBytes(ctx: RegistryContext, blob: BlobRow, digest: Digest)
  * Bytes that wait for a restore are blob-archived: known from the view without asking the storage,
  * or from the storage's own refusal when the view does not know yet.
  */
+/**
+ * Where to send a GET of the blob instead of streaming it (a presigned URL of the object store, when
+ * S3_REDIRECT is on); undefined to stream. Archived bytes are refused here as on a read.
+ */
+export async function blobRedirect(ctx: RegistryContext, blob: BlobInfo): Promise<string | undefined> {
+  const tier = { retrievalTier: blob.retrievalTier ?? 'hot', restoreStatus: blob.restoreStatus ?? 'none' };
+  if (!readableNow(ctx, tier)) throw blobArchived(blob.sha256, tier);
+  return ctx.content.redirectUrl(blob.sha256);
+}
+
 export async function readBlob(ctx: RegistryContext, blob: BlobInfo, range?: ByteRange): Promise<Readable> {
   const tier = { retrievalTier: blob.retrievalTier ?? 'hot', restoreStatus: blob.restoreStatus ?? 'none' };
   if (!readableNow(ctx, tier)) throw blobArchived(blob.sha256, tier);

@@ -16,6 +16,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   type ByteRange,
   type ObjectInfo,
@@ -208,10 +209,16 @@ export class S3Driver implements StorageDriver {
     const key = this.key(path);
     const within = (name: string) =>
       name === key || name.startsWith(`${key}/`) || name.startsWith(`${key}.seg/`);
+    let plain = false;
+    let other = false;
     for await (const object of this.listAll(key)) {
-      if (within(object))
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object }));
+      if (!within(object)) continue;
+      if (object === key) plain = true;
+      else other = true;
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object }));
     }
+    // A plain object (a staged manifest) was written whole: no multipart upload can be open under it.
+    if (plain && !other) return;
     const open = await this.client.send(
       new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: key }),
     );
@@ -256,6 +263,11 @@ export class S3Driver implements StorageDriver {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  presignedUrl(path: string, expiresInSeconds: number): Promise<string> {
+    const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) });
+    return getSignedUrl(this.client, command, { expiresIn: expiresInSeconds });
   }
 
   async ping(): Promise<void> {
