@@ -13,6 +13,7 @@ import type { Digest } from '../digest.js';
 import { formatDigest } from '../digest.js';
 import { DomainError } from '../errors.js';
 import { type RegistryContext, withMutation } from './context.js';
+import { runEvery } from './periodic.js';
 
 const DAY_MS = 86_400_000;
 
@@ -109,15 +110,7 @@ export function startRestoreTracker(
   intervalMs: number,
   report: (error: unknown) => void,
 ): () => Promise<void> {
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(() => trackRestores(ctx)).catch(report);
-  }, intervalMs);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
+  return runEvery(intervalMs, () => trackRestores(ctx), report);
 }
 
 function isFollowed(blob: BlobRow): boolean {

@@ -6,6 +6,7 @@
 import { findUpload, openUploads } from '../control-plane/queries.js';
 import { isDomainError } from '../errors.js';
 import type { RegistryContext } from './context.js';
+import { runEvery } from './periodic.js';
 import { endSession } from './uploads.js';
 
 /** A spool without a session is left alone this long (it may be a monolithic push in progress). */
@@ -85,13 +86,5 @@ export function startUploadSweeper(
   intervalMs: number,
   report: (error: unknown) => void,
 ): () => Promise<void> {
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(() => sweepUploads(ctx)).catch(report);
-  }, intervalMs);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
+  return runEvery(intervalMs, () => sweepUploads(ctx), report);
 }
