@@ -69,17 +69,26 @@ export async function pushMonolithic(t, repo, blob) {
 }
 
 /**
- * POST uploads/, PATCH chunk after chunk (Content-Range), then PUT ?digest= with an empty body.
+ * POST uploads/, PATCH chunk after chunk (Content-Range), then PUT ?digest= with an empty body. With
+ * `nodes` (several registry nodes sharing one store), PATCH i goes to nodes[i % nodes.length], each at
+ * the path of the Location the previous answer gave; the POST and the PUT go to `t`.
  * @param {Client} t
  * @param {string} repo
  * @param {BlobFile} blob
  * @param {number} chunkSize
+ * @param {readonly Client[]} [nodes]
  */
-export async function pushChunked(t, repo, blob, chunkSize) {
+export async function pushChunked(t, repo, blob, chunkSize, nodes = [t]) {
   let location = await startUpload(t, repo);
-  for (let start = 0; start < blob.size; start += chunkSize) {
+  /** @param {Client} to */
+  const at = (to) => {
+    const u = new URL(location);
+    return new URL(`${u.pathname}${u.search}`, to.base).href;
+  };
+  for (let start = 0, i = 0; start < blob.size; start += chunkSize, i++) {
     const end = Math.min(start + chunkSize, blob.size) - 1;
-    const r = await request(t.agent, location, {
+    const node = nodes[i % nodes.length] ?? t;
+    const r = await request(node.agent, at(node), {
       method: 'PATCH',
       headers: {
         'Content-Type': 'application/octet-stream',
@@ -93,9 +102,9 @@ export async function pushChunked(t, repo, blob, chunkSize) {
     check(range === `0-${end}`, `PATCH ${start}-${end}: Range ${range}, expected 0-${end}`);
     const next = header(r.headers, 'location');
     check(next, `PATCH ${start}-${end}: no Location`);
-    location = new URL(next, t.base).href;
+    location = new URL(next, node.base).href;
   }
-  const r = await request(t.agent, withDigest(location, blob.digest), {
+  const r = await request(t.agent, withDigest(at(t), blob.digest), {
     method: 'PUT',
     headers: { 'Content-Length': '0' },
   });
@@ -162,4 +171,38 @@ export async function pushSmallBlob(t, repo, blob) {
     body: blob.bytes,
   });
   checkCreated(r, blob, 'small blob PUT');
+}
+
+/**
+ * `count` GETs of the blob at once, each on a connection of its own; each must be 200 with the blob's
+ * size (the bytes are counted, not hashed: pullBlob checks the digest, and hashing `count` streams
+ * would make this client the limit).
+ * @param {string} base
+ * @param {string} repo
+ * @param {BlobFile} blob
+ * @param {number} count
+ * @returns {Promise<{ requests: number }>}
+ */
+export async function pullConcurrently(base, repo, blob, count) {
+  const url = `${base}/v2/${repo}/blobs/${blob.digest}`;
+  /** @returns {Promise<void>} */
+  const one = () =>
+    new Promise((resolvePromise, reject) => {
+      const req = http.get(url, { agent: false }, (res) => {
+        let size = 0;
+        res.on('data', (chunk) => {
+          size += chunk.length;
+        });
+        res.on('end', () => {
+          if (res.statusCode !== 200) reject(new CheckError(`concurrent blob GET: HTTP ${res.statusCode}`));
+          else if (size !== blob.size)
+            reject(new CheckError(`concurrent blob GET: ${size} bytes, expected ${blob.size}`));
+          else resolvePromise();
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
+  await Promise.all(Array.from({ length: count }, one));
+  return { requests: count };
 }

@@ -3,6 +3,7 @@
 // "----- markdown -----" and the same as markdown, with a per-phase table. docs/benchmarks.md quotes
 // this format.
 import { LARGE_HEADS, LARGE_PUTS } from './large-manifests.mjs';
+import { productionSections } from './report-production.mjs';
 import { fmt, markdownTable, plainTable } from './table.mjs';
 
 /** @import { Machine } from './machine.mjs' */
@@ -11,7 +12,7 @@ import { fmt, markdownTable, plainTable } from './table.mjs';
 /** @import { Settings, TargetKind } from './settings.mjs' */
 /** @import { Row } from './table.mjs' */
 
-/** @typedef {Pick<Settings, 'blobMiB' | 'chunkMiB' | 'concurrency'>} RowSettings */
+/** @typedef {Pick<Settings, 'blobMiB' | 'chunkMiB' | 'concurrency'> & Partial<Pick<Settings, 'store' | 'pullConcurrency'>>} RowSettings */
 
 /** The phases in the per-phase table, in order. */
 /** @type {Record<PhaseName, string>} */
@@ -22,7 +23,11 @@ const PHASE_LABELS = {
   manifestGet: 'manifest GETs',
   largeManifestPut: 'large manifest PUTs',
   largeManifestHead: 'large manifest HEADs',
+  pullConcurrent: 'concurrent pulls',
+  pushCrossNode: 'chunked push across nodes',
 };
+
+/** @typedef {Exclude<keyof PhaseStats, 'groups'>} PhaseFigure */
 
 /** @typedef {{ [K in keyof OpResult]-?: NonNullable<OpResult[K]> extends number ? K : never }[keyof OpResult]} OpFigure */
 
@@ -34,7 +39,13 @@ const PHASE_LABELS = {
  */
 export function buildRows(results, settings) {
   /** @type {Partial<Record<TargetKind, TargetResult>>} */
-  const by = Object.fromEntries(results.map((r) => [r.kind, r]));
+  const by = {};
+  for (const kind of /** @type {const} */ (['ours', 'distribution'])) {
+    // One node reached directly (as distribution always is), else the first run of that registry.
+    by[kind] =
+      results.find((r) => r.kind === kind && (r.label ?? kind) === kind) ??
+      results.find((r) => r.kind === kind);
+  }
   const size =
     settings.blobMiB >= 1024 && settings.blobMiB % 1024 === 0
       ? `${settings.blobMiB / 1024} GiB`
@@ -51,7 +62,7 @@ export function buildRows(results, settings) {
   /**
    * @param {TargetKind} kind
    * @param {PhaseName} name
-   * @param {keyof PhaseStats} key
+   * @param {PhaseFigure} key
    */
   const ph = (kind, name, key) => by[kind]?.phases[name]?.[key] ?? Number.NaN;
   /** @type {Row[]} */
@@ -72,6 +83,11 @@ export function buildRows(results, settings) {
     op(k, 'pushChunked', 'mbps'),
   );
   add(`Pull ${size} (GET, client hashes)`, 'MB/s', 'higher', (k) => op(k, 'pull', 'mbps'));
+  if (settings.store === 's3') {
+    add(`Pull ${size} x ${settings.pullConcurrency} concurrent GETs, in all`, 'MB/s', 'higher', (k) =>
+      op(k, 'pullConcurrent', 'mbps'),
+    );
+  }
   add(
     `Manifest GET by tag, ${settings.concurrency} conns`,
     'req/s',
@@ -131,7 +147,7 @@ export function phaseTable(results) {
       const p = r.phases[/** @type {PhaseName} */ (key)];
       if (!p) continue;
       out.push(
-        `| ${r.kind} | ${label} | ${fmt(p.wallS, 2)} | ${fmt(p.serverCpuS, 2)} | ${fmt(p.serverUserS, 2)} / ${fmt(p.serverSysS, 2)} | ${fmt(p.serverMainThreadS, 2)} | ${fmt(p.clientCpuS, 2)} | ${fmt(p.otherCpuS, 2)} | ${fmt(p.iowaitS, 2)} | ${fmt(p.rssStartMiB)} | ${fmt(p.peakRssMiB)} |`,
+        `| ${r.label ?? r.kind} | ${label} | ${fmt(p.wallS, 2)} | ${fmt(p.serverCpuS, 2)} | ${fmt(p.serverUserS, 2)} / ${fmt(p.serverSysS, 2)} | ${fmt(p.serverMainThreadS, 2)} | ${fmt(p.clientCpuS, 2)} | ${fmt(p.otherCpuS, 2)} | ${fmt(p.iowaitS, 2)} | ${fmt(p.rssStartMiB)} | ${fmt(p.peakRssMiB)} |`,
       );
     }
   }
@@ -161,7 +177,7 @@ export function reportNotes(results, settings, machine) {
     const wall = phases.reduce((sum, p) => sum + p.wallS, 0);
     if (wall > 0) {
       notes.push(
-        `other processes used ${fmt(other)} CPU s during the ${fmt(wall)} s of ${r.kind}'s measured phases ` +
+        `other processes used ${fmt(other)} CPU s during the ${fmt(wall)} s of ${r.label ?? r.kind}'s measured phases ` +
           `(${fmt((100 * other) / wall, 0)}% of one core; ${machine.nproc} cores in all)`,
       );
     }
@@ -203,7 +219,12 @@ export function formatReport(results, settings, machine) {
   const settingsLine =
     `blob ${size}, chunk ${settings.chunkMiB} MiB, ${settings.manifestRequests} manifest GETs ` +
     `(+${settings.manifestWarmup} warm-up) over ${settings.concurrency} connections, bound ${settings.manifestSeconds} s, ` +
-    `order: ${settings.targets.join(' then ')}`;
+    `order: ${settings.targets.join(' then ')}` +
+    (settings.store === 's3'
+      ? `; store: S3 (${settings.s3Server}), ours on PostgreSQL, ours as ${settings.nodes.join(' then ')} node(s)` +
+        `${settings.lb ? `, load balancer ${settings.lb}${settings.viaLb ? ' (also in front of 1 node)' : ''}` : ''}` +
+        `, ${settings.pullConcurrency} concurrent pulls`
+      : '');
   const machineLine =
     `${machine.nproc} CPUs (${machine.cpu}), ${fmt(machine.memGiB)} GiB RAM, Linux ${machine.kernel}, ` +
     `Node ${machine.node}, distribution ${machine.registryVersion.split(' ').slice(-2).join(' ')} built with ${machine.registryGo}, ` +
@@ -230,11 +251,15 @@ export function formatReport(results, settings, machine) {
   out.push(markdownTable(rows));
   out.push('');
   out.push(
-    'Per phase (CPU seconds from /proc; "main thread" = the server thread whose id is its pid, the JS thread for Node, an arbitrary OS thread for Go; "other processes" = whole-machine busy time minus server and client):',
+    `Per phase (CPU seconds from /proc; "main thread" = the server thread whose id is its pid, the JS thread for Node, an arbitrary OS thread for Go; "other processes" = whole-machine busy time minus server and client${settings.store === 's3' ? ', S3 server, PostgreSQL and load balancer' : ''}):`,
   );
   out.push('');
   out.push(phaseTable(results));
   out.push('');
+  if (settings.store === 's3') {
+    out.push(productionSections(results, settings, machine.nproc));
+    out.push('');
+  }
   for (const n of notes) out.push(`- ${n}`);
   const failures = results.flatMap((r) => r.failures);
   if (failures.length > 0) {

@@ -1,11 +1,12 @@
 // @ts-check
-// One registry, every measured phase in order: start it, push and pull the blobs, manifest GETs under
-// load, large manifests; stop it and remove its data. A failed check fails its phase (recorded in
-// `failures`) and the run goes on where it can.
+// One registry run, every measured phase in order: start it (deployment.mjs), push and pull the blobs,
+// manifest GETs under load, large manifests (on S3 also concurrent pulls, and with several nodes a
+// chunked push whose PATCHes alternate between the nodes); stop it and remove its data. A failed check
+// fails its phase (recorded in `failures`) and the run goes on where it can.
 import { spawnSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import http from 'node:http';
-import { expectBlob, pullBlob, pushChunked, pushMonolithic } from './blobs.mjs';
+import { expectBlob, pullBlob, pullConcurrently, pushChunked, pushMonolithic } from './blobs.mjs';
+import { startDeployment } from './deployment.mjs';
 import { CheckError, check } from './http.mjs';
 import {
   headEach,
@@ -22,15 +23,16 @@ import { manifestLoad, pushImage, putManifest } from './manifests.mjs';
 import { ServerMonitor, serverCpu, treeMemory } from './proc.mjs';
 import { MiB } from './settings.mjs';
 import { median } from './stats.mjs';
-import { hasExited, startTarget, stopChild, tail } from './targets.mjs';
+import { hasExited, tail } from './targets.mjs';
 
 /** @import { BlobFile } from './content.mjs' */
 /** @import { Client } from './http.mjs' */
+/** @import { Deployment } from './deployment.mjs' */
 /** @import { PhaseStats } from './proc.mjs' */
 /** @import { Settings, TargetKind } from './settings.mjs' */
 
 /**
- * @typedef {'pushMonolithic' | 'pushChunked' | 'pull' | 'manifestGet' | 'largeManifestPut' | 'largeManifestHead'} PhaseName
+ * @typedef {'pushMonolithic' | 'pushChunked' | 'pull' | 'pullConcurrent' | 'manifestGet' | 'largeManifestPut' | 'largeManifestHead' | 'pushCrossNode'} PhaseName
  */
 
 /**
@@ -54,7 +56,10 @@ import { hasExited, startTarget, stopChild, tail } from './targets.mjs';
 /**
  * @typedef {object} TargetResult
  * @property {TargetKind} kind
- * @property {number} pid
+ * @property {string} [label] the run's name in tables (deployment.mjs): "ours", "ours 2n+nginx", …
+ * @property {number} [nodes] how many nodes of the registry (1 when absent)
+ * @property {string[]} [parts] what else ran: S3 server, PostgreSQL, load balancer
+ * @property {number} pid the (first) node's
  * @property {number} startupS
  * @property {number} idleRssMiB
  * @property {number} idlePssMiB
@@ -62,6 +67,7 @@ import { hasExited, startTarget, stopChild, tail } from './targets.mjs';
  * @property {Partial<Record<PhaseName, PhaseStats>>} phases
  * @property {string[]} failures
  * @property {number} [serverCpuTotalS] the server tree's CPU seconds from start to the end of the run
+ * @property {string} [crossNodeCheck] how the cross-node push's blob was checked afterwards
  */
 
 /**
@@ -73,23 +79,29 @@ import { hasExited, startTarget, stopChild, tail } from './targets.mjs';
 const messageOf = (error) => (error instanceof Error ? error.message : String(error));
 
 /**
- * Starts `kind`, runs every phase against it, stops it.
+ * Starts `kind` (as `nodeCount` nodes), runs every phase against it, stops it.
  * @param {TargetKind} kind
+ * @param {number} nodeCount
  * @param {Settings} settings
  * @param {string} workDir
- * @param {{ a: BlobFile, b: BlobFile }} blobs
+ * @param {{ a: BlobFile, b: BlobFile, c?: BlobFile }} blobs c: for the cross-node push
  * @returns {Promise<TargetResult>}
  */
-export async function benchTarget(kind, settings, workDir, blobs) {
-  log(`starting ${kind}`);
-  const started = await startTarget(kind, settings, workDir);
+export async function benchTarget(kind, nodeCount, settings, workDir, blobs) {
+  log(`starting ${kind}${nodeCount > 1 ? ` as ${nodeCount} nodes` : ''}`);
+  const started = await startDeployment(kind, nodeCount, settings, workDir);
+  const label = started.label;
   const t = { base: started.base, agent: new http.Agent({ keepAlive: true, maxSockets: 4 }) };
-  const monitor = new ServerMonitor(started.pid);
-  const idle = treeMemory(started.pid);
+  const pids = started.nodes.map((n) => n.pid);
+  const monitor = new ServerMonitor(pids, started.groups);
+  const idle = treeMemory(pids);
   /** @type {TargetResult} */
   const result = {
     kind,
-    pid: started.pid,
+    label,
+    nodes: nodeCount,
+    parts: started.parts,
+    pid: pids[0] ?? 0,
     startupS: started.startupS,
     idleRssMiB: idle.rssKiB / 1024,
     idlePssMiB: idle.pssKiB / 1024,
@@ -97,7 +109,8 @@ export async function benchTarget(kind, settings, workDir, blobs) {
     phases: {},
     failures: [],
   };
-  log(`${kind} ready at ${t.base} (pid ${started.pid}) in ${started.startupS.toFixed(1)} s`);
+  log(`${label} ready at ${t.base} (pid ${pids.join(', ')}) in ${started.startupS.toFixed(1)} s`);
+  for (const part of started.parts) log(`${label} with ${part}`);
   const repo = 'bench/blobs';
   const bytes = blobs.a.size;
 
@@ -114,8 +127,8 @@ export async function benchTarget(kind, settings, workDir, blobs) {
     } catch (error) {
       if (!(error instanceof CheckError) && !(error instanceof Error)) throw error;
       op = { ok: false, error: error.message };
-      result.failures.push(`${kind} ${name}: ${error.message}`);
-      log(`${kind} ${name} FAILED: ${error.message}`);
+      result.failures.push(`${label} ${name}: ${error.message}`);
+      log(`${label} ${name} FAILED: ${error.message}`);
     }
     result.phases[name] = monitor.end();
     result.ops[name] = op;
@@ -127,17 +140,24 @@ export async function benchTarget(kind, settings, workDir, blobs) {
   try {
     let op = await phase('pushMonolithic', () => pushMonolithic(t, repo, blobs.a));
     op.mbps = mbps(op);
-    log(`${kind} monolithic push: ${op.ok ? `${op.mbps.toFixed(1)} MB/s` : 'failed'}`);
+    log(`${label} monolithic push: ${op.ok ? `${op.mbps.toFixed(1)} MB/s` : 'failed'}`);
     if (op.ok) await expectBlob(t, repo, blobs.a, 'monolithic push');
 
     op = await phase('pushChunked', () => pushChunked(t, repo, blobs.b, settings.chunkMiB * MiB));
     op.mbps = mbps(op);
-    log(`${kind} chunked push: ${op.ok ? `${op.mbps.toFixed(1)} MB/s` : 'failed'}`);
+    log(`${label} chunked push: ${op.ok ? `${op.mbps.toFixed(1)} MB/s` : 'failed'}`);
     if (op.ok) await expectBlob(t, repo, blobs.b, 'chunked push');
 
     op = await phase('pull', () => pullBlob(t, repo, blobs.a));
     op.mbps = mbps(op);
-    log(`${kind} pull: ${op.ok ? `${op.mbps.toFixed(1)} MB/s` : 'failed'}`);
+    log(`${label} pull: ${op.ok ? `${op.mbps.toFixed(1)} MB/s` : 'failed'}`);
+
+    if (settings.store === 's3') {
+      const n = settings.pullConcurrency;
+      op = await phase('pullConcurrent', () => pullConcurrently(t.base, repo, blobs.a, n));
+      op.mbps = op.ok && op.seconds ? (n * bytes) / 1e6 / op.seconds : Number.NaN;
+      log(`${label} ${n} concurrent pulls: ${op.ok ? `${op.mbps.toFixed(1)} MB/s in all` : 'failed'}`);
+    }
 
     const imageRepo = 'bench/image';
     const tag = 'v1';
@@ -153,29 +173,31 @@ export async function benchTarget(kind, settings, workDir, blobs) {
       return r;
     });
     log(
-      `${kind} manifest GET: ${op.ok ? `${op.rps?.toFixed(0)} req/s, p50 ${op.p50Ms?.toFixed(2)} ms, p99 ${op.p99Ms?.toFixed(2)} ms${op.timedOut ? ` (stopped at the ${settings.manifestSeconds} s bound after ${op.requests} requests)` : ''}` : 'failed'}`,
+      `${label} manifest GET: ${op.ok ? `${op.rps?.toFixed(0)} req/s, p50 ${op.p50Ms?.toFixed(2)} ms, p99 ${op.p99Ms?.toFixed(2)} ms${op.timedOut ? ` (stopped at the ${settings.manifestSeconds} s bound after ${op.requests} requests)` : ''}` : 'failed'}`,
     );
 
-    await largeManifests(t, kind, phase);
+    await largeManifests(t, kind, label, phase);
+    if (nodeCount > 1 && blobs.c) await crossNodePush(started, settings, blobs.c, phase, result);
   } catch (error) {
-    result.failures.push(`${kind}: ${messageOf(error)}`);
-    log(`${kind} FAILED: ${messageOf(error)}`);
+    result.failures.push(`${label}: ${messageOf(error)}`);
+    log(`${label} FAILED: ${messageOf(error)}`);
   } finally {
     t.agent.destroy();
     try {
-      const cpu = serverCpu(started.pid);
+      const cpu = serverCpu(pids);
       result.serverCpuTotalS = cpu.user + cpu.sys;
     } catch {
       result.serverCpuTotalS = Number.NaN;
     }
-    if (hasExited(started.child)) {
-      result.failures.push(`${kind}: server exited during the run (log: ${tail(started.logPath)})`);
+    for (const node of started.nodes) {
+      if (hasExited(node.child)) {
+        result.failures.push(`${node.name}: server exited during the run (log: ${tail(node.logPath)})`);
+      }
+      if (result.failures.length > 0) log(`${node.name} server log tail:${tail(node.logPath)}`);
     }
-    if (result.failures.length > 0) log(`${kind} server log tail:${tail(started.logPath)}`);
-    await stopChild(started.child);
-    await rm(started.dataDir, { recursive: true, force: true });
+    await started.stop();
     spawnSync('sync');
-    log(`${kind} stopped, data removed`);
+    log(`${label} stopped, data removed`);
   }
   return result;
 }
@@ -185,9 +207,10 @@ export async function benchTarget(kind, settings, workDir, blobs) {
  * pushed one by one, unmeasured) LARGE_HEADS sequential HEADs by digest, each digest's first request.
  * @param {Client} t
  * @param {TargetKind} kind
+ * @param {string} label
  * @param {PhaseRunner} phase
  */
-async function largeManifests(t, kind, phase) {
+async function largeManifests(t, kind, label, phase) {
   const repo = 'bench/large';
   const textLength = largeManifestTextLength(kind);
   await pushLargeManifestConfig(t, repo);
@@ -199,7 +222,7 @@ async function largeManifests(t, kind, phase) {
     return { requests: concurrent.length, manifestBytes };
   });
   log(
-    `${kind} ${LARGE_PUTS} concurrent large manifest PUTs (${sizeText}): ${op.ok ? `${op.seconds?.toFixed(2)} s` : 'failed'}`,
+    `${label} ${LARGE_PUTS} concurrent large manifest PUTs (${sizeText}): ${op.ok ? `${op.seconds?.toFixed(2)} s` : 'failed'}`,
   );
   if (!op.ok) return;
 
@@ -220,6 +243,44 @@ async function largeManifests(t, kind, phase) {
     };
   });
   log(
-    `${kind} ${LARGE_HEADS} cold large manifest HEADs: ${op.ok ? `median ${op.p50Ms?.toFixed(2)} ms, max ${op.maxMs?.toFixed(2)} ms` : 'failed'}`,
+    `${label} ${LARGE_HEADS} cold large manifest HEADs: ${op.ok ? `median ${op.p50Ms?.toFixed(2)} ms, max ${op.maxMs?.toFixed(2)} ms` : 'failed'}`,
   );
+}
+
+/**
+ * The chunked push of blob c with its PATCHes alternating between the nodes, straight to each node (not
+ * through the load balancer), the closing PUT on the first; then its HEAD and a GET (hashed) on the
+ * last node.
+ * @param {Deployment} started
+ * @param {Settings} settings
+ * @param {BlobFile} blob
+ * @param {PhaseRunner} phase
+ * @param {TargetResult} result
+ */
+async function crossNodePush(started, settings, blob, phase, result) {
+  const repo = 'bench/cross-node';
+  const nodes = started.nodes.map((n) => ({
+    base: n.base,
+    agent: new http.Agent({ keepAlive: true, maxSockets: 2 }),
+  }));
+  const first = /** @type {Client} */ (nodes[0]);
+  const last = /** @type {Client} */ (nodes[nodes.length - 1]);
+  try {
+    const op = await phase('pushCrossNode', () =>
+      pushChunked(first, repo, blob, settings.chunkMiB * MiB, nodes),
+    );
+    op.mbps = op.ok && op.seconds ? blob.size / 1e6 / op.seconds : Number.NaN;
+    log(
+      `${started.label} chunked push alternating between ${nodes.length} nodes: ${op.ok ? `${op.mbps.toFixed(1)} MB/s` : 'failed'}`,
+    );
+    if (!op.ok) return;
+    await expectBlob(last, repo, blob, 'cross-node push');
+    await pullBlob(last, repo, blob);
+    result.crossNodeCheck = `Docker-Content-Digest of the closing PUT, HEAD and a hashed GET on node ${nodes.length}: ${blob.digest}`;
+    log(`${started.label} cross-node blob checked: ${result.crossNodeCheck}`);
+  } catch (error) {
+    result.failures.push(`${started.label} cross-node check: ${messageOf(error)}`);
+  } finally {
+    for (const n of nodes) n.agent.destroy();
+  }
 }

@@ -32,10 +32,28 @@
 //   BENCH_KEEP=1             keep the temp dir (server logs, data) instead of removing it
 //   BENCH_JSON=<file>        also write the raw results as JSON to <file>
 //
-// The modules: settings.mjs (the variables above), targets.mjs (starting and stopping the registries),
-// proc.mjs (memory and CPU from /proc), content.mjs (what is pushed), http.mjs (requests and checks),
-// blobs.mjs, manifests.mjs and large-manifests.mjs (the operations), run-target.mjs (the phases
-// against one registry), machine.mjs, table.mjs and report.mjs (the output); this file runs them.
+// The production set-up (docs/benchmarks.md, "Production set-up (issue 7)"): both registries on a
+// fresh S3 server per run, ours on an external PostgreSQL (a fresh database per run), optionally as
+// several nodes behind a load balancer:
+//   node scripts/with-postgres.mjs env BENCH_STORE=s3 BENCH_S3=versitygw node bench/run.mjs
+//   BENCH_STORE              fs (default: data dirs, ours with its embedded database) or s3
+//   BENCH_S3                 moto (default; scripts/moto.mjs) or versitygw (posix backend, on disk)
+//   BENCH_VERSITYGW_BIN      the versitygw binary (default .tools/bin/versitygw)
+//   BENCH_NODES              node counts of ours, one run each, e.g. "1,2" (default 1; >1 needs s3)
+//   BENCH_VIA_LB=1           put a single node of ours behind the load balancer too
+//   BENCH_LB                 auto (default: nginx if installed, else node), nginx or node
+//                            (scripts/round-robin.mjs in a process of its own)
+//   BENCH_NGINX_BIN          the nginx binary (default: nginx on PATH or in /usr/sbin)
+//   BENCH_PULL_CONCURRENCY   concurrent GETs of the concurrent-pull phase (s3 only; default 4)
+//   DATABASE_URL             the PostgreSQL (superuser) in which ours' databases are created (s3)
+//
+// The modules: settings.mjs (the variables above), children.mjs (child processes, ports, logs),
+// targets.mjs and distribution-config.mjs (starting the registries), deployment.mjs (a registry with
+// its S3 server, database and load balancer: s3-server.mjs, postgres.mjs, load-balancer.mjs,
+// round-robin-child.mjs), proc.mjs (memory and CPU from /proc), content.mjs (what is pushed), http.mjs
+// (requests and checks), blobs.mjs, manifests.mjs and large-manifests.mjs (the operations),
+// run-target.mjs (the phases against one registry run), machine.mjs, table.mjs, report.mjs and
+// report-production.mjs (the output); this file runs them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -74,18 +92,23 @@ async function main() {
   await chmod(workDir, 0o755); // the embedded PostgreSQL may run as another user (when we are root)
   log(`temp dir ${workDir}`);
   const size = settings.blobMiB * MiB;
-  log(`writing two ${settings.blobMiB} MiB pseudo-random blobs`);
+  const several = settings.targets.includes('ours') && settings.nodes.some((n) => n > 1);
+  log(`writing ${several ? 'three' : 'two'} ${settings.blobMiB} MiB pseudo-random blobs`);
   const blobs = {
     a: await generateBlobFile(join(workDir, 'blob-a.bin'), size, 'blob a'),
     b: await generateBlobFile(join(workDir, 'blob-b.bin'), size, 'blob b'),
+    // for the chunked push that alternates between nodes
+    c: several ? await generateBlobFile(join(workDir, 'blob-c.bin'), size, 'blob c') : undefined,
   };
   spawnSync('sync');
-  log(`blob a ${blobs.a.digest}, blob b ${blobs.b.digest}`);
+  log(`blob a ${blobs.a.digest}, blob b ${blobs.b.digest}${blobs.c ? `, blob c ${blobs.c.digest}` : ''}`);
   /** @type {TargetResult[]} */
   const results = [];
   for (const kind of settings.targets) {
-    if (isStopping()) throw new Error('interrupted');
-    results.push(await benchTarget(kind, settings, workDir, blobs));
+    for (const nodeCount of kind === 'ours' ? settings.nodes : [1]) {
+      if (isStopping()) throw new Error('interrupted');
+      results.push(await benchTarget(kind, nodeCount, settings, workDir, blobs));
+    }
   }
   process.stdout.write(formatReport(results, settings, machine));
   if (settings.jsonPath) {

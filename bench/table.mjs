@@ -64,3 +64,15 @@ export function markdownTable(rows) {
   }
   return out.join('\n');
 }
+
+/**
+ * Any table as markdown: a header row, then `rows`; columns after the first `textColumns` are
+ * right-aligned (numbers).
+ * @param {readonly string[]} header
+ * @param {readonly (readonly string[])[]} rows
+ * @param {number} [textColumns]
+ */
+export function markdownGrid(header, rows, textColumns = 1) {
+  const align = header.map((_, i) => (i < textColumns ? '---' : '---:'));
+  return [header, align, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
