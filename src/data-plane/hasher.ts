@@ -75,13 +75,19 @@ export class PortableDualHasher implements RunningHasher {
     return new PortableDualHasher(sha256.init(), blake3.init(), 0);
   }
 
-  /** A hasher from `save()`d bytes; undefined when they are not a state this version wrote. */
-  static async load(state: Uint8Array): Promise<PortableDualHasher | undefined> {
+  /**
+   * A hasher from `save()`d bytes; undefined when they are not a state this version wrote. `reuse`
+   * (a hasher whose state is no longer wanted) is loaded in place: a new hasher is two new
+   * WebAssembly instances (≈70 µs, and memory for the GC), loading into existing ones ≈2 µs.
+   */
+  static async load(state: Uint8Array, reuse?: PortableDualHasher): Promise<PortableDualHasher | undefined> {
     const bytes = Buffer.from(state.buffer, state.byteOffset, state.byteLength);
     if (bytes.byteLength !== 8 + SHA256_STATE + BLAKE3_STATE || bytes.readUInt16BE(0) !== STATE_VERSION) {
       return undefined;
     }
-    const [sha256, blake3] = await Promise.all([createSHA256(), createBLAKE3()]);
+    const [sha256, blake3] = reuse
+      ? [reuse.sha256, reuse.blake3]
+      : await Promise.all([createSHA256(), createBLAKE3()]);
     try {
       sha256.load(bytes.subarray(8, 8 + SHA256_STATE));
       blake3.load(bytes.subarray(8 + SHA256_STATE));

@@ -332,7 +332,10 @@ export class UploadWriter {
     if (offset === 0) return this.portable && !final ? PortableDualHasher.create() : new DualHasher();
     if (!this.portable) return undefined;
     const saved = await this.driver.getContent(hashState(id, offset));
-    const loaded = saved && (await PortableDualHasher.load(saved));
+    // This node's stale hash of the session (another node appended since) is dropped by the caller:
+    // its instances take the saved state.
+    const stale = state?.hasher instanceof PortableDualHasher ? state.hasher : undefined;
+    const loaded = saved && (await PortableDualHasher.load(saved, stale));
     return loaded && loaded.size === offset ? loaded : undefined;
   }
 

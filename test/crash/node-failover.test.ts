@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashBytes } from '../../src/data-plane/hasher.js';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
@@ -32,6 +32,19 @@ describe.skipIf(!shared)('two nodes over PostgreSQL and S3', () => {
     for (const node of nodes) await node.kill('SIGTERM');
     for (const dir of dirs) await rm(dir, { recursive: true, force: true, maxRetries: 5 });
   });
+
+  /** Names of the objects of an upload session (directly under uploads/<id>/). */
+  async function sessionObjects(id: string): Promise<string[]> {
+    const [, bucket, prefix] = /^s3:\/\/([^/]+)\/?(.*)$/.exec(store.BLOB_STORE as string) as RegExpExecArray;
+    const s3 = new S3Client({
+      region: process.env.S3_REGION ?? 'us-east-1',
+      endpoint: process.env.S3_ENDPOINT,
+      forcePathStyle: true,
+    });
+    const base = `${prefix}/uploads/${id}/`;
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: base, Delimiter: '/' }));
+    return (listed.Contents ?? []).map((c) => (c.Key as string).slice(base.length));
+  }
 
   /** Keys of the multipart uploads open under the registry's uploads/ prefix. */
   async function openMultipartUploads(): Promise<string[]> {
@@ -77,6 +90,9 @@ describe.skipIf(!shared)('two nodes over PostgreSQL and S3', () => {
       offset += chunk.byteLength;
       expect(res.headers.get('range')).toBe(`0-${offset - 1}`);
       location = res.headers.get('location') as string;
+      // The running hash is saved for the committed offset, so the next node continues it.
+      const id = location.split('/').pop()?.split('?')[0] as string;
+      expect(await sessionObjects(id)).toContain(`hash-${String(offset).padStart(16, '0')}`);
     }
     const last = chunks.at(-1) as Buffer;
     const put = await fetch(
