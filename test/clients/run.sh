@@ -75,7 +75,7 @@ start_server() {
     done
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
-    grep -q 'cannot listen' "$WORK/server.log" && continue # lost a race for the port: try the next
+    grep -q 'is in use on' "$WORK/server.log" && continue # lost a race for the port: try the next
     echo "error: the server did not start:" >&2
     cat "$WORK/server.log" >&2
     return 1
