@@ -23,6 +23,10 @@ export interface Config {
   logLevel: LogLevel;
   /** How long a stopping server lets requests in flight finish before it closes their connections. */
   shutdownTimeoutMs: number;
+  /** How long a client may take to send a request's headers. */
+  headersTimeoutMs: number;
+  /** A connection on which nothing is received or sent for this long is closed. */
+  idleTimeoutMs: number;
   /** `apply` pending migrations at start-up, or `require` them applied (by `artifact-store migrate`). */
   migrations: 'apply' | 'require';
   /** How often an event stream looks for events no notification announced (a safety net). */
@@ -73,6 +77,8 @@ export const SETTINGS = [
   'LOG_LEVEL',
   'SHUTDOWN_TIMEOUT',
   'EVENT_POLL_INTERVAL',
+  'HEADERS_TIMEOUT',
+  'IDLE_TIMEOUT',
   'BLOB_STORE',
   'S3_ENDPOINT',
   'S3_REGION',
@@ -102,6 +108,10 @@ export const CONFIG_HELP = `Environment:
                             none and refuse to start until "artifact-store migrate" has run
   EVENT_POLL_INTERVAL       how often event streams look for new events besides being woken by
                             commits (this node's, and other nodes' via PostgreSQL NOTIFY) (default 1s)
+  HEADERS_TIMEOUT           how long a client may take to send a request's headers (default 30s)
+  IDLE_TIMEOUT              close a connection on which nothing is received or sent for this long:
+                            a stalled upload body or download, a slow-loris client (default 120s;
+                            above the event stream's longest heartbeat, 60s)
   BLOB_STORE                where blobs and upload sessions live: unset for DATA_DIR, or
                             s3://bucket/prefix for an S3 bucket (shared by several nodes)
   S3_ENDPOINT               URL of an S3-compatible server (default: AWS S3 of S3_REGION)
@@ -167,6 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadExpiryMs: check(() => duration(env, 'UPLOAD_EXPIRY', 24 * 60 * 60 * 1000), 0),
     logLevel: check(() => logLevel(env), 'info'),
     shutdownTimeoutMs: check(() => duration(env, 'SHUTDOWN_TIMEOUT', 30_000), 0),
+    headersTimeoutMs: check(() => duration(env, 'HEADERS_TIMEOUT', 30_000), 0),
+    idleTimeoutMs: check(() => duration(env, 'IDLE_TIMEOUT', 120_000), 0),
     migrations: check(() => migrationMode(env), 'apply'),
     eventPollMs: check(() => duration(env, 'EVENT_POLL_INTERVAL', 1000), 0),
     blobStore: check(() => blobStore(env), { kind: 'fs' }),

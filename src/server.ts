@@ -150,12 +150,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   let server: Server;
   try {
-    server = await listen(address, config.port, app, (failure) =>
-      failure === 'in-use'
-        ? new ConfigError(`PORT ${config.port} is in use on ${address}`)
-        : failure === 'not-local'
-          ? new ConfigError(`HOST ${config.host} is not an address of this machine`)
-          : new ConfigError(`PORT ${config.port}: permission denied (ports below 1024 need privileges)`),
+    server = await listen(
+      address,
+      config.port,
+      app,
+      (failure) =>
+        failure === 'in-use'
+          ? new ConfigError(`PORT ${config.port} is in use on ${address}`)
+          : failure === 'not-local'
+            ? new ConfigError(`HOST ${config.host} is not an address of this machine`)
+            : new ConfigError(`PORT ${config.port}: permission denied (ports below 1024 need privileges)`),
+      { headersMs: config.headersTimeoutMs, idleMs: config.idleTimeoutMs },
     );
   } catch (error) {
     await dataDir.release();

@@ -11,6 +11,14 @@ export type Fetch = (request: Request, env: unknown) => Response | Promise<Respo
 /** What went wrong when binding: the caller turns it into its own message. */
 export type BindFailure = 'in-use' | 'not-local' | 'denied';
 
+/** How long a client may take, against slow clients that hold connections open (slow-loris). */
+export interface ConnectionTimeouts {
+  /** From the connection (or the previous request) to the end of a request's headers. */
+  headersMs: number;
+  /** Nothing received and nothing sent for this long (a stalled body, a stalled download): closed. */
+  idleMs: number;
+}
+
 /**
  * Listens on address:port. `app` resolves to the application once it is ready; requests that
  * arrive before wait for it, later ones go straight to it.
@@ -20,6 +28,7 @@ export function listen(
   port: number,
   app: Promise<Fetch>,
   bindError: (failure: BindFailure, error: Error) => Error,
+  timeouts: ConnectionTimeouts = { headersMs: 30_000, idleMs: 120_000 },
 ): Promise<Server> {
   let handler: Fetch | undefined;
   app.then((ready) => {
@@ -28,8 +37,9 @@ export function listen(
   const fetch = (request: Request, env: unknown) =>
     handler ? handler(request, env) : app.then((ready) => ready(request, env));
   const listener = getRequestListener(fetch, { hostname: address, errorHandler: requestError });
-  const server = createServer(listener);
-  harden(server);
+  // Checked every second (Node's default is 30 s, which let headers trickle in for 83 s, ADR-0010).
+  const server = createServer({ connectionsCheckingInterval: 1000 }, listener);
+  harden(server, timeouts);
   return new Promise<Server>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const failure: BindFailure | undefined =
@@ -56,10 +66,13 @@ function requestError(error: unknown): Response {
   });
 }
 
-function harden(server: Server): void {
-  // Large layers take longer than Node's default 5-minute request timeout.
+function harden(server: Server, timeouts: ConnectionTimeouts): void {
+  // Large layers take longer than Node's default 5-minute request timeout: a transfer is bounded by
+  // its idleness instead (no listener for 'timeout', so Node destroys an idle socket; an upload cut
+  // that way keeps only its whole chunks, as for any client that goes away).
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  server.headersTimeout = timeouts.headersMs;
+  server.timeout = timeouts.idleMs;
   server.on('connect', (_request, socket: Socket) => {
     socket.end(rawError(405, 'Method Not Allowed', 'UNSUPPORTED', 'CONNECT is not supported'));
   });
