@@ -5,6 +5,7 @@
 // unknown fields) stays only in the bytes, whatever it holds.
 import { type Digest, type DigestError, formatDigest, parseDigest } from '../digest.js';
 import { DomainError } from '../errors.js';
+import { jsonNestingDepth, MAX_JSON_DEPTH } from '../json-depth.js';
 
 export const MEDIA_TYPES = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -24,7 +25,7 @@ const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerLis
 export const MAX_INDEXED_ANNOTATIONS = 16 * 1024;
 
 /** Deepest nesting of objects and arrays accepted (real manifests are about 4 deep). */
-const MAX_MANIFEST_DEPTH = 64;
+const MAX_MANIFEST_DEPTH = MAX_JSON_DEPTH;
 
 export interface Descriptor {
   mediaType: string;
@@ -104,7 +105,7 @@ export function readAnnotations(bytes: Uint8Array): Record<string, string> | und
 }
 
 function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
-  const depth = nestingDepth(bytes);
+  const depth = jsonNestingDepth(bytes);
   if (depth > MAX_MANIFEST_DEPTH) {
     throw invalid(
       `manifest is nested ${depth > 10_000 ? 'more than 10000' : depth} levels deep (at most ${MAX_MANIFEST_DEPTH})`,
@@ -118,29 +119,6 @@ function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   }
   if (!isObject(doc)) throw invalid('manifest must be a JSON object');
   return doc;
-}
-
-/** Deepest object/array nesting of JSON text, counted before parsing (strings are skipped). */
-function nestingDepth(bytes: Uint8Array): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (inString) {
-      if (b === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (b === 0x22) inString = false;
-    } else if (b === 0x22) inString = true;
-    else if (b === 0x7b || b === 0x5b) {
-      depth++;
-      if (depth > deepest) {
-        deepest = depth;
-        if (deepest > 10_000) return deepest;
-      }
-    } else if (b === 0x7d || b === 0x5d) depth--;
-  }
-  return deepest;
 }
 
 /** In unicode mode, a surrogate matches only when it is not half of a pair. */

@@ -177,6 +177,32 @@ describe('manifests with values a column cannot hold', () => {
     });
     expect(ok.status).toBe(201);
   });
+
+  it('refuses native JSON bodies nested deeper than the limit with 400, and stores nothing', async () => {
+    const deep = `{"type":"object","x":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+    for (const path of ['/api/v1/schemas/deep.v1', '/api/v1/repositories/odd/deep/packages/v1']) {
+      const res = await r.fetch(path, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: deep,
+      });
+      expect(res.status, path).toBe(400);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('request-invalid');
+      expect(body.error.message).toContain('levels deep');
+    }
+    expect((await r.fetch('/api/v1/schemas/deep.v1')).status).toBe(404);
+    // A schema of ordinary depth is taken.
+    const shallow = await r.fetch('/api/v1/schemas/deep.v1', {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        type: 'object',
+        properties: { a: { type: 'array', items: { type: 'string' } } },
+      }),
+    });
+    expect(shallow.status).toBeLessThan(300);
+  });
 });
 
 describe('paths and methods', () => {

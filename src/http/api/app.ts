@@ -5,6 +5,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { DomainError } from '../../errors.js';
+import { jsonNestingDepth, MAX_JSON_DEPTH } from '../../json-depth.js';
 import type { RegistryContext } from '../../registry/context.js';
 import type { Env } from '../request.js';
 import type { ErrorReporter } from '../v2/error-map.js';
@@ -49,7 +50,20 @@ function jsonBodyLimit(maxManifestBytes: number): MiddlewareHandler<Env> {
   return async (c, next) => {
     const method = c.req.method;
     const json = /^application\/([\w.+-]*\+)?json\b/i.test(c.req.header('content-type') ?? '');
-    if (json && (method === 'PUT' || method === 'POST' || method === 'PATCH')) return limit(c, next);
+    if (json && (method === 'PUT' || method === 'POST' || method === 'PATCH')) {
+      return limit(c, async () => {
+        // Read once here (Hono keeps it for the validator): refused before anything walks it.
+        const depth = jsonNestingDepth(new Uint8Array(await c.req.arrayBuffer()));
+        if (depth > MAX_JSON_DEPTH) {
+          throw new DomainError(
+            'request-invalid',
+            `the JSON body is nested ${depth > 10_000 ? 'more than 10000' : depth} levels deep (at most ${MAX_JSON_DEPTH})`,
+            {},
+          );
+        }
+        await next();
+      });
+    }
     await next();
   };
 }
