@@ -128,7 +128,12 @@ async function serve(): Promise<number> {
     process.stderr.write(
       `artifact-store: stopping (requests in flight have up to ${config.shutdownTimeoutMs / 1000} s to finish)\n`,
     );
-    await registry.close();
+    try {
+      await registry.close();
+    } catch (error) {
+      process.stderr.write(`artifact-store: stopping failed: ${(error as Error)?.stack ?? error}\n`);
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -197,11 +197,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     port,
     /** Stops accepting; requests in flight get up to SHUTDOWN_TIMEOUT to finish before the database closes. */
     async close() {
-      await stopSweeper();
-      await stopTracker();
-      registry.ctx.logSignal.close();
-      await closeServer(server, config.shutdownTimeoutMs);
-      await registry.close();
+      // The database and DATA_DIR are released whatever went wrong before (the failure is rethrown).
+      try {
+        await stopSweeper();
+        await stopTracker();
+        registry.ctx.logSignal.close();
+        await closeServer(server, config.shutdownTimeoutMs);
+      } finally {
+        await registry.close();
+      }
     },
   };
 }

@@ -95,8 +95,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
       onCommit: async () => {},
       locker: new InProcessLocker(),
       close: async () => {
-        await client.end({ timeout: 5 });
-        await server.stop();
+        // The server stops whatever the pool's end does: a PostgreSQL left running would hold DATA_DIR.
+        try {
+          await client.end({ timeout: 5 });
+        } finally {
+          await server.stop();
+        }
       },
     };
   } catch (error) {
@@ -132,8 +136,11 @@ async function openExternal(url: string, timeoutMs: number, mode: MigrationMode)
     },
     locker,
     close: async () => {
-      await locker.close();
-      await client.end({ timeout: 5 });
+      try {
+        await locker.close();
+      } finally {
+        await client.end({ timeout: 5 });
+      }
     },
   };
 }
