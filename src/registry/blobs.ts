@@ -107,14 +107,22 @@ async function requireBytes(ctx: RegistryContext, blob: BlobRow, digest: Digest)
  * S3_REDIRECT is on); undefined to stream. Archived bytes are refused here as on a read.
  */
 export async function blobRedirect(ctx: RegistryContext, blob: BlobInfo): Promise<string | undefined> {
-  const tier = { retrievalTier: blob.retrievalTier ?? 'hot', restoreStatus: blob.restoreStatus ?? 'none' };
-  if (!readableNow(ctx, tier)) throw blobArchived(blob.sha256, tier);
+  requireReadable(ctx, blob);
   return ctx.content.redirectUrl(blob.sha256);
 }
 
-export async function readBlob(ctx: RegistryContext, blob: BlobInfo, range?: ByteRange): Promise<Readable> {
+/** The blob's tier as the view has it; refused (blob-archived) when its bytes wait for a restore. */
+function requireReadable(
+  ctx: RegistryContext,
+  blob: BlobInfo,
+): { retrievalTier: string; restoreStatus: string } {
   const tier = { retrievalTier: blob.retrievalTier ?? 'hot', restoreStatus: blob.restoreStatus ?? 'none' };
   if (!readableNow(ctx, tier)) throw blobArchived(blob.sha256, tier);
+  return tier;
+}
+
+export async function readBlob(ctx: RegistryContext, blob: BlobInfo, range?: ByteRange): Promise<Readable> {
+  const tier = requireReadable(ctx, blob);
   try {
     return await ctx.content.open(blob.sha256, blob.size, range);
   } catch (error) {
