@@ -12,7 +12,7 @@
 // The plans (sizes, operations, delays) follow from the seed; the server-side interleaving does not.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { Rng } from '../helpers/random.js';
-import { digestOf, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import { digestOf, onS3, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 import { checkBlobReads } from './check-blob-reads.js';
 import { checkEventLog } from './check-event-log.js';
 import { checkStoredBlobs } from './check-stored-blobs.js';
@@ -80,7 +80,13 @@ describe('upload races: random interleavings', () => {
 
   it('afterwards: every stored blob hashes to its name and has its recorded size', async () => {
     const v = new Violations();
-    const report = await checkStoredBlobs(run.r.dataDir, run.r.ctx.db, v);
+    const report = await checkStoredBlobs(
+      run.r.dataDir,
+      run.r.ctx.db,
+      v,
+      {},
+      onS3 ? run.r.ctx.content : undefined,
+    );
     console.log(`[upload-races] stored blobs: ${report.files} files, ${report.bytes} bytes`);
     assertNoViolations(v, 'stored blobs', `RACE_SEED=${settings.seed}`);
   });
@@ -125,7 +131,7 @@ describe('upload races: known defects', () => {
 
   /** Checks 3, 4 and 5 restricted to one case's repositories and blobs. */
   async function checkCase(run: Run, prefix: string, shas: Set<string>): Promise<void> {
-    await checkStoredBlobs(r.dataDir, r.ctx.db, run.v, { only: shas });
+    await checkStoredBlobs(r.dataDir, r.ctx.db, run.v, { only: shas }, onS3 ? r.ctx.content : undefined);
     await checkBlobReads(r.url, run.expected, run.v);
     await checkEventLog(r.ctx.db, run.client, run.v, { repository: (name) => name.startsWith(prefix) });
   }
