@@ -123,6 +123,27 @@ interface Reply {
   socket: unknown;
 }
 
+/** Collects an answer's body, then resolves with it, its status, headers and trailers. */
+function collect(
+  req: http.ClientRequest,
+  res: http.IncomingMessage,
+  resolve: (reply: Reply) => void,
+  reject: (error: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (chunk: Buffer) => chunks.push(chunk));
+  res.on('error', reject);
+  res.on('end', () =>
+    resolve({
+      status: res.statusCode ?? 0,
+      headers: res.headers,
+      body: Buffer.concat(chunks),
+      trailers: res.trailers,
+      socket: req.socket,
+    }),
+  );
+}
+
 /** One request through `base`; the body is collected. */
 function request(
   base: string,
@@ -131,20 +152,7 @@ function request(
 ): Promise<Reply> {
   const { body, ...rest } = options;
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL(path, base), rest, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks),
-          trailers: res.trailers,
-          socket: req.socket,
-        }),
-      );
-    });
+    const req = http.request(new URL(path, base), rest, (res) => collect(req, res, resolve, reject));
     req.on('error', reject);
     if (body instanceof Readable) body.pipe(req);
     else req.end(body);
@@ -284,19 +292,7 @@ describe('round-robin proxy', () => {
           method: 'POST',
           headers: { Expect: '100-continue', 'Content-Length': String(body.length) },
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks),
-              trailers: res.trailers,
-              socket: req.socket,
-            }),
-          );
-        },
+        (res) => collect(req, res, resolve, reject),
       );
       req.on('error', reject);
       req.on('continue', () => req.end(body)); // nothing is sent before the 100
