@@ -48,6 +48,13 @@ export async function registerSchema(
     throw new DomainError('request-invalid', 'a schema is a JSON object (JSON Schema draft 2020-12)');
   }
   const text = canonicalize(schema) as string;
+  // Stored as JSON (the schema table, the event log), which PostgreSQL cannot hold with a NUL in it.
+  if (hasNul(schema)) {
+    throw new DomainError(
+      'request-invalid',
+      'a schema must not contain a NUL character (in a key or a string)',
+    );
+  }
   const sha256 = createHash('sha256').update(text).digest('hex');
   await compile(schema as Record<string, unknown>, sha256);
   return withMutation(ctx, async (m) => {
@@ -120,6 +127,15 @@ async function compile(schema: Record<string, unknown>, sha256: string): Promise
   if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
   compiled.set(sha256, validate);
   return validate;
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([key, item]) => key.includes('\0') || hasNul(item));
+  }
+  return false;
 }
 
 function unknownSchema(variant: string): DomainError {

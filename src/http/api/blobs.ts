@@ -3,6 +3,7 @@ import { parseDigest } from '../../digest.js';
 import { blobDetails, statStoredBlob } from '../../registry/blobs.js';
 import { blobResponse } from '../blob-response.js';
 import type { RouteModule } from './app.js';
+import { refuseOtherMethods } from './methods.js';
 import { AnyDigest, Blake3Digest, ErrorBody, errorResponses, Sha256Digest } from './schemas.js';
 import { TierFields, tierFields } from './tier-fields.js';
 
@@ -123,4 +124,6 @@ export const blobsRoutes: RouteModule = (api, ctx) => {
       200,
     );
   });
+
+  refuseOtherMethods(api, [getBlobRoute, headBlobRoute, infoRoute]);
 };

@@ -14,7 +14,8 @@ import {
 } from '../../registry/event-feed.js';
 import type { ErrorReporter } from '../v2/error-map.js';
 import type { RouteModule } from './app.js';
-import { errorResponses } from './schemas.js';
+import { refuseOtherMethods } from './methods.js';
+import { errorResponses, noNul } from './schemas.js';
 
 const TAGS = ['events'];
 
@@ -34,6 +35,24 @@ const Event = z
   })
   .openapi('Event');
 
+/**
+ * One server-sent event: before OpenAPI 3.2's itemSchema, a `text/event-stream` schema describes each
+ * event (its fields as a client parses them); comments (the heartbeats) and the opening `retry:` are
+ * no events.
+ */
+const StreamEvent = z
+  .object({
+    id: z.string().regex(/^\d+$/).openapi({ description: "the event's seq" }),
+    event: z.string().openapi({ description: "the event's type", example: 'manifest.stored' }),
+    data: z.string().openapi({
+      description: 'the Event as JSON',
+      contentMediaType: 'application/json',
+      contentSchema: { $ref: '#/components/schemas/Event' },
+    } as never),
+    retry: z.number().int().optional().openapi({ description: 'reconnection delay in ms' }),
+  })
+  .openapi('StreamEvent');
+
 const TYPE_ENTRY = '[a-z][a-z0-9_-]*(?:\\.[a-z0-9_-]+)*(?:\\.\\*)?';
 
 const Filters = {
@@ -46,7 +65,7 @@ const Filters = {
       description: 'event types, comma-separated; an entry ending in `.*` matches a prefix',
       example: 'manifest.*,tag.set',
     }),
-  repository: z.string().min(1).max(255).optional().openapi({ description: "the events' repository" }),
+  repository: noNul(z.string().min(1).max(255)).optional().openapi({ description: "the events' repository" }),
 };
 
 const listRoute = createRoute({
@@ -131,7 +150,7 @@ const streamRoute = createRoute({
     200: {
       description: 'the stream (text/event-stream), until the client disconnects',
       headers: z.object({ 'Cache-Control': z.string().openapi({ example: 'no-store' }) }),
-      content: { 'text/event-stream': { schema: z.string() } },
+      content: { 'text/event-stream': { schema: StreamEvent } },
     },
     ...errorResponses(400),
   },
@@ -173,6 +192,8 @@ export const eventsRoutes: RouteModule = (api, ctx, reporter) => {
     });
     return new Response(body, { status: 200, headers });
   });
+
+  refuseOtherMethods(api, [listRoute, headRoute, streamRoute]);
 };
 
 /**

@@ -4,17 +4,40 @@ import { isDomainError } from '../../errors.js';
 import { getSchema, listSchemas, registerSchema } from '../../registry/metadata-schemas.js';
 import type { RouteModule } from './app.js';
 import { apiError } from './errors.js';
-import { errorResponses, PageQuery } from './schemas.js';
+import { refuseOtherMethods } from './methods.js';
+import { errorResponses, PageQuery, requireJsonBody, VARIANT_PATTERN } from './schemas.js';
 
 const TAG = ['schemas'];
 const VariantParam = z.string().openapi({
   param: { name: 'variant', in: 'path' },
   example: 'build.report.v1',
-  description: 'dotted lower-case words',
+  description: 'dotted lower-case words (400 request-invalid when it does not match)',
+  pattern: VARIANT_PATTERN,
+  maxLength: 128,
 });
-const JsonSchema = z
-  .any()
-  .openapi('JsonSchema', { type: 'object', description: 'a JSON Schema, draft 2020-12' });
+const NO_NUL_TEXT = { type: 'string', pattern: '^[^\\u0000]*$' };
+/** Any JSON value without a NUL character in its text (schemas are stored as JSON in PostgreSQL). */
+const JSON_VALUE = {
+  anyOf: [
+    NO_NUL_TEXT,
+    { type: 'number' },
+    { type: 'boolean' },
+    { type: 'null' },
+    { type: 'array', items: { $ref: '#/components/schemas/JsonValue' } },
+    {
+      type: 'object',
+      propertyNames: NO_NUL_TEXT,
+      additionalProperties: { $ref: '#/components/schemas/JsonValue' },
+    },
+  ],
+};
+const JsonSchema = z.any().openapi('JsonSchema', {
+  type: 'object',
+  description:
+    'a JSON Schema, draft 2020-12 (400 when it is not a usable one); no NUL character in its keys or strings',
+  propertyNames: NO_NUL_TEXT,
+  additionalProperties: { $ref: '#/components/schemas/JsonValue' },
+} as never);
 const Registered = z
   .object({ variant: z.string(), outcome: z.enum(['inserted', 'unchanged']) })
   .openapi('SchemaRegistered');
@@ -34,7 +57,7 @@ const putSchema = createRoute({
   responses: {
     200: { description: 'unchanged', content: { 'application/json': { schema: Registered } } },
     201: { description: 'registered', content: { 'application/json': { schema: Registered } } },
-    ...errorResponses(400, 409),
+    ...errorResponses(400, 409, 413, 415),
   },
 });
 
@@ -77,9 +100,11 @@ const listRoute = createRoute({
 });
 
 export const metadataSchemasRoutes: RouteModule = (api, ctx) => {
+  api.openAPIRegistry.registerComponent('schemas', 'JsonValue', JSON_VALUE as never);
   api.openapi(putSchema, async (c) => {
     const { variant } = c.req.valid('param');
-    const outcome = await registerSchema(ctx, variant, await c.req.json());
+    requireJsonBody(c);
+    const outcome = await registerSchema(ctx, variant, c.req.valid('json'));
     return c.json({ variant, outcome }, outcome === 'inserted' ? 201 : 200);
   });
 
@@ -100,4 +125,6 @@ export const metadataSchemasRoutes: RouteModule = (api, ctx) => {
     const page = await listSchemas(ctx.db, cursor, limit);
     return c.json(page.next ? page : { schemas: page.schemas }, 200);
   });
+
+  refuseOtherMethods(api, [putSchema, getSchemaRoute, listRoute]);
 };

@@ -17,26 +17,28 @@ import {
 import { type PackageBody, type Published, publishPackage } from '../../registry/packages.js';
 import { readBounded } from '../request.js';
 import type { RouteModule } from './app.js';
-import { Annotations, AnyDigest, errorResponses, PageQuery, RepositoryParam } from './schemas.js';
+import { refuseOtherMethods } from './methods.js';
+import { PACKAGE_SCHEMA_COMPONENTS, PackageManifest, PackageView } from './package-schema.js';
+import {
+  Annotations,
+  AnyDigest,
+  errorResponses,
+  NO_NUL,
+  noNul,
+  PageQuery,
+  RefParam,
+  RepositoryParam,
+  requireJsonBody,
+  TAG_PATTERN,
+} from './schemas.js';
 
 const TAG = ['packages'];
+const CURSOR = /^[0-9]{1,15}$/;
 const CBOR = 'application/cbor';
-
-const RefParam = z.string().openapi({
-  param: { name: 'ref', in: 'path' },
-  description: 'a tag, `sha256:<hex>` (the OCI manifest /v2/ serves) or `blake3:<hex>` (the native address)',
-  example: 'v1.0.0',
-});
-
-const ManifestJson = z.any().openapi('PackageManifest', {
-  type: 'object',
-  description:
-    'A native manifest v1 as its JSON projection (docs/native-manifest.md): manifest_version, artifact_type, config?, files[] (media_type, size, sha256, blake3, path, annotations?), annotations?, subject?, metadata? ({"schema": "<variant>", ...}); unknown fields are kept. Integers beyond 2^53 are {"$int": "…"}, byte strings {"$bytes": "<base64url>"}, keys starting with $ get one more $.',
-});
 
 const PackageBodies = {
   content: {
-    'application/json': { schema: ManifestJson },
+    'application/json': { schema: PackageManifest },
     [CBOR]: {
       schema: z.string().openapi({ format: 'binary', description: 'canonical CBOR (RFC 8949 §4.2.1)' }),
     },
@@ -96,6 +98,8 @@ const publishResponses = {
     content: { 'application/json': { schema: PublishedBody } },
   },
   201: { description: 'published', content: { 'application/json': { schema: PublishedBody } } },
+  // 400 also when a file or the config names a blob the repository does not have
+  // (manifest-references-unknown); 422 when metadata fails its schema or names an unknown one.
   ...errorResponses(400, 409, 413, 415, 422),
 };
 
@@ -108,9 +112,11 @@ const putPackage = createRoute({
   request: {
     params: z.object({
       repo: RepositoryParam,
-      ref: z
-        .string()
-        .openapi({ param: { name: 'ref', in: 'path' }, description: 'the tag to publish under' }),
+      ref: z.string().openapi({
+        param: { name: 'ref', in: 'path' },
+        description: 'the tag to publish under (400 tag-invalid when it does not match)',
+        pattern: TAG_PATTERN,
+      }),
     }),
     query: z.object({ policy: Policy }),
     body: PackageBodies,
@@ -141,7 +147,7 @@ const getPackage = createRoute({
     200: {
       description: 'the package',
       content: {
-        'application/json': { schema: ManifestJson },
+        'application/json': { schema: PackageView },
         [CBOR]: { schema: z.string().openapi({ format: 'binary' }) },
       },
     },
@@ -160,12 +166,16 @@ const listRoute = createRoute({
   request: {
     params: z.object({ repo: RepositoryParam }),
     query: z.object({
-      artifact_type: z.string().max(255).optional(),
-      schema: z.string().max(128).optional().openapi({ description: 'metadata schema variant' }),
+      artifact_type: noNul(z.string().max(255)).optional(),
+      schema: noNul(z.string().max(128)).optional().openapi({ description: 'metadata schema variant' }),
       subject: AnyDigest.optional().openapi({ description: 'only referrers of this package or manifest' }),
       created_after: z.iso.datetime({ offset: true }).optional(),
       created_before: z.iso.datetime({ offset: true }).optional(),
       ...PageQuery,
+      cursor: PageQuery.cursor.openapi({
+        description: 'the `next` of the previous page (400 pagination-invalid otherwise)',
+        pattern: CURSOR.source,
+      }),
     }),
   },
   responses: {
@@ -179,7 +189,8 @@ const listRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400),
+    // 404 manifest-unknown: `subject` names no package or manifest of the repository.
+    ...errorResponses(400, 404),
   },
 });
 
@@ -194,6 +205,10 @@ const deleteRoute = createRoute({
 });
 
 export const packagesRoutes: RouteModule = (api, ctx) => {
+  for (const [name, schema] of Object.entries(PACKAGE_SCHEMA_COMPONENTS)) {
+    api.openAPIRegistry.registerComponent('schemas', name, schema);
+  }
+
   api.openapi(putPackage, async (c) => {
     const { repo, ref: tag } = c.req.valid('param');
     const published = await publishPackage(ctx, requireValidName(repo), await packageBody(c, ctx), {
@@ -247,6 +262,13 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
     };
     for (const [key, values] of Object.entries(c.req.queries())) {
       for (const value of values) {
+        if ((key.startsWith('metadata.') || key.startsWith('annotation.')) && !NO_NUL.test(key + value)) {
+          throw new DomainError(
+            'request-invalid',
+            `${key.slice(0, 100)}: must not contain a NUL character`,
+            {},
+          );
+        }
         if (key.startsWith('metadata.')) filter.metadata.push(metadataMatch(key.slice(9), value));
         else if (key.startsWith('annotation.') && key.length > 11)
           filter.annotations.push({ [key.slice(11)]: value });
@@ -254,10 +276,11 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
     }
     if (query.subject)
       filter.subject = (await resolvePackage(ctx, requireValidName(repo), query.subject)).digest;
-    const cursor = query.cursor === undefined ? undefined : Number(query.cursor);
-    if (cursor !== undefined && !Number.isSafeInteger(cursor)) {
+    // A `next` is a sequence number in decimal: nothing else reads as one (not "", "1e3" or "0x1").
+    if (query.cursor !== undefined && !CURSOR.test(query.cursor)) {
       throw new DomainError('pagination-invalid', 'cursor must be the `next` of a previous page', {});
     }
+    const cursor = query.cursor === undefined ? undefined : Number(query.cursor);
     return c.json(await listPackages(ctx, requireValidName(repo), filter, cursor, query.limit ?? 100), 200);
   });
 
@@ -266,11 +289,15 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
     await deletePackage(ctx, requireValidName(repo), ref);
     return c.body(null, 204);
   });
+
+  refuseOtherMethods(api, [putPackage, postPackage, getPackage, listRoute, deleteRoute]);
 };
 
 async function packageBody(c: Context, ctx: RegistryContext): Promise<PackageBody> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === CBOR) return { kind: 'cbor', bytes: await readBounded(c, ctx.limits.maxManifestBytes) };
+  // A JSON type (the validator has parsed the body), or none at all: no body (one with a body is 415).
+  requireJsonBody(c);
   return { kind: 'json', value: await c.req.json() };
 }
 

@@ -10,7 +10,15 @@ import type { RegistryContext } from '../../registry/context.js';
 import { restoreBlob } from '../../registry/restores.js';
 import { moveBlobToTier, movePackageToTier } from '../../registry/tiering.js';
 import type { RouteModule } from './app.js';
-import { AnyDigest, Blake3Digest, errorResponses, RepositoryParam, Sha256Digest } from './schemas.js';
+import { refuseOtherMethods } from './methods.js';
+import {
+  AnyDigest,
+  Blake3Digest,
+  errorResponses,
+  RefParam,
+  RepositoryParam,
+  Sha256Digest,
+} from './schemas.js';
 import { TierFields, tierFields } from './tier-fields.js';
 
 const TAGS = ['tiering'];
@@ -71,7 +79,7 @@ const putBlobTier = createRoute({
   request: { params: DigestParam, body: TierBody },
   responses: {
     200: { description: 'the blob in its tier', content: json(BlobTierMove) },
-    ...errorResponses(400, 404, 409, 503),
+    ...errorResponses(400, 404, 409, 413, 415, 503),
   },
 });
 
@@ -100,18 +108,12 @@ const putPackageTier = createRoute({
     "Its config and layers (files), and for an index those of each of its manifests. Not manifests' bytes, not referrers, not the shared `{}` config (skipped). Blobs are shared: a blob moves for every package naming it. 409 blob-archived (details: each blob's outcome) when some are archived and not restored; the others are moved.",
   tags: TAGS,
   request: {
-    params: z.object({
-      repo: RepositoryParam,
-      ref: z.string().openapi({
-        param: { name: 'ref', in: 'path' },
-        description: 'a tag, `sha256:<hex>` or `blake3:<hex>`',
-      }),
-    }),
+    params: z.object({ repo: RepositoryParam, ref: RefParam }),
     body: TierBody,
   },
   responses: {
     200: { description: 'every blob in the tier', content: json(PackageTierMove) },
-    ...errorResponses(400, 404, 409, 503),
+    ...errorResponses(400, 404, 409, 413, 415, 503),
   },
 });
 
@@ -138,6 +140,8 @@ export const tieringRoutes: RouteModule = (api, ctx) => {
     const { repo, ref } = c.req.valid('param');
     return c.json(await movePackageToTier(ctx, requireValidName(repo), ref, c.req.valid('json').tier), 200);
   });
+
+  refuseOtherMethods(api, [putBlobTier, postRestore, putPackageTier]);
 };
 
 function blobTier(ctx: RegistryContext, blob: BlobRow) {

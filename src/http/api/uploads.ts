@@ -4,6 +4,7 @@
 // there (also after a server restart: the offset is the last durable one). Completing checks every
 // digest the client gives before anything is published.
 import { createRoute, z } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
 import { type Digest, parseDigest } from '../../digest.js';
 import type { RegistryContext } from '../../registry/context.js';
 import {
@@ -16,9 +17,12 @@ import {
 } from '../../registry/uploads.js';
 import { bodyStream, contentLength } from '../request.js';
 import type { RouteModule } from './app.js';
+import { refuseOtherMethods } from './methods.js';
 import { Blake3Digest, ErrorBody, errorResponses, Sha256Digest } from './schemas.js';
 
 const TAGS = ['uploads'];
+/** The types the API's JSON body limit reads (and so consumes) before the route: see app.ts. */
+const JSON_TYPE = /^application\/([\w.+-]*\+)?json\b/i;
 
 const UploadStatus = z
   .object({
@@ -85,7 +89,8 @@ const append = createRoute({
       headers: statusHeaders,
       content: { 'application/json': { schema: UploadStatus } },
     },
-    ...errorResponses(400, 404),
+    // 415: a chunk with a JSON Content-Type (JSON bodies are read whole, as JSON, before any route).
+    ...errorResponses(400, 404, 415),
     409: {
       description:
         'upload-out-of-order: the chunk does not start at the session offset; details.offset (and Upload-Offset) says where it is',
@@ -122,6 +127,7 @@ const statusHead = createRoute({
   request: { params: IdParam },
   responses: {
     200: { description: 'the session', headers: statusHeaders },
+    400: { description: 'malformed session id' },
     404: { description: 'no such session' },
   },
 });
@@ -131,7 +137,8 @@ const CompleteBody = z
   .refine((body) => body.sha256 !== undefined || body.blake3 !== undefined, {
     message: 'give sha256, blake3 or both',
   })
-  .openapi('CompleteUpload');
+  // The refinement, in the document: at least one of the two (no other property is allowed).
+  .openapi('CompleteUpload', { minProperties: 1 });
 
 const complete = createRoute({
   method: 'post',
@@ -151,7 +158,7 @@ const complete = createRoute({
       headers: z.object({ Location: z.string() }),
       content: { 'application/json': { schema: CompletedUpload } },
     },
-    ...errorResponses(400, 404),
+    ...errorResponses(400, 404, 413, 415),
   },
 });
 
@@ -183,6 +190,11 @@ export const uploadsRoutes: RouteModule = (api, ctx) => {
 
   api.openapi(append, async (c) => {
     const { id } = c.req.valid('param');
+    if (JSON_TYPE.test(c.req.header('content-type') ?? '')) {
+      throw new HTTPException(415, {
+        message: 'a chunk is raw bytes: Content-Type application/octet-stream',
+      });
+    }
     const start = Number(c.req.valid('header')['upload-offset']);
     const offset = await appendChunk(ctx, undefined, id, bodyStream(c), { start, length: contentLength(c) });
     const { body, headers } = await statusOf(ctx, id, offset);
@@ -213,4 +225,6 @@ export const uploadsRoutes: RouteModule = (api, ctx) => {
     await cancelUpload(ctx, undefined, c.req.valid('param').id);
     return c.body(null, 204);
   });
+
+  refuseOtherMethods(api, [create, append, status, statusHead, complete, cancel]);
 };
