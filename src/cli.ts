@@ -17,7 +17,7 @@ import { logHead, rebuildViews, verifyEventLog } from './control-plane/event-log
 import { EmbeddedPostgresUnavailable } from './control-plane/postgres-binaries.js';
 import { DataDirError } from './data-dir.js';
 import { verifyRegistry } from './registry/verify.js';
-import { openRegistry, startServer } from './server.js';
+import { openRegistry, ReloadError, startServer } from './server.js';
 
 const USAGE = `Usage: artifact-store [--config file.yaml] <command>
 
@@ -138,6 +138,23 @@ async function serve(): Promise<number> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // SIGHUP re-reads the TLS certificate and the other reloadable files; a failed reload is logged and
+  // the server keeps what it had (it never stops for it).
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    registry.reload().then(
+      (messages) => {
+        for (const message of messages) process.stderr.write(`artifact-store: ${message}\n`);
+        if (messages.length === 0) process.stderr.write('artifact-store: reload done\n');
+      },
+      (error: unknown) => {
+        const messages = error instanceof ReloadError ? error.messages : [];
+        for (const message of messages) process.stderr.write(`artifact-store: ${message}\n`);
+        for (const line of String((error as Error)?.message ?? error).split('\n'))
+          process.stderr.write(`artifact-store: reload failed: ${line}\n`);
+      },
+    );
+  });
   return -1;
 }
 

@@ -1,6 +1,7 @@
 // Configuration from the environment, checked once at start-up: a wrong value stops the server with
 // one clear line naming the setting.
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { type SecurityConfig, securitySettings } from './config-security.js';
 import {
   DEFAULT_STORAGE_CLASSES,
   RESTORE_CLASSES,
@@ -8,7 +9,10 @@ import {
 } from './data-plane/drivers/s3-tiering.js';
 import { isTier, TIERS, type Tier } from './data-plane/tiering.js';
 
-export interface Config {
+export type { RateLimit, SecurityConfig, TlsFiles } from './config-security.js';
+
+/** Every setting; the security ones (AUTH_CONFIG, TLS_*, TRUST_PROXY, limits) are in config-security.ts. */
+export interface Config extends SecurityConfig {
   host: string;
   port: number;
   dataDir: string;
@@ -27,6 +31,8 @@ export interface Config {
   headersTimeoutMs: number;
   /** A connection on which nothing is received or sent for this long is closed. */
   idleTimeoutMs: number;
+  /** The longest a client may take to send one whole request, body included. */
+  requestTimeoutMs: number;
   /** `apply` pending migrations at start-up, or `require` them applied (by `artifact-store migrate`). */
   migrations: 'apply' | 'require';
   /** How often an event stream looks for events no notification announced (a safety net). */
@@ -79,6 +85,7 @@ export const SETTINGS = [
   'EVENT_POLL_INTERVAL',
   'HEADERS_TIMEOUT',
   'IDLE_TIMEOUT',
+  'REQUEST_TIMEOUT',
   'BLOB_STORE',
   'S3_ENDPOINT',
   'S3_REGION',
@@ -89,6 +96,16 @@ export const SETTINGS = [
   'COLD_DIR',
   'RESTORE_DAYS',
   'RESTORE_CHECK_INTERVAL',
+  'AUTH_CONFIG',
+  'TLS_CERT',
+  'TLS_KEY',
+  'TRUST_PROXY',
+  'PUBLIC_URL',
+  'MAX_HEADER_BYTES',
+  'MAX_UPLOADS_PER_IDENTITY',
+  'RATE_LIMIT',
+  'RATE_LIMIT_BURST',
+  'AUTH_FAILURE_LIMIT',
 ] as const;
 
 export const CONFIG_HELP = `Environment:
@@ -112,6 +129,9 @@ export const CONFIG_HELP = `Environment:
   IDLE_TIMEOUT              close a connection on which nothing is received or sent for this long:
                             a stalled upload body or download, a slow-loris client (default 120s;
                             above the event stream's longest heartbeat, 60s)
+  REQUEST_TIMEOUT           the longest a client may take to send one whole request, body included:
+                            a body trickled in just fast enough to stay under IDLE_TIMEOUT is cut
+                            off (default 1h; downloads are not bounded by it)
   BLOB_STORE                where blobs and upload sessions live: unset for DATA_DIR, or
                             s3://bucket/prefix for an S3 bucket (shared by several nodes)
   S3_ENDPOINT               URL of an S3-compatible server (default: AWS S3 of S3_REGION)
@@ -130,6 +150,27 @@ export const CONFIG_HELP = `Environment:
   RESTORE_DAYS              how many days restored archived bytes stay readable (default 7)
   RESTORE_CHECK_INTERVAL    how often restores in progress and restored copies' expiry are
                             checked (default 60s)
+  AUTH_CONFIG               YAML file of identities, credentials and access policy (reloaded on
+                            SIGHUP); unset: no authentication, anyone who can reach the port can
+                            push, overwrite and delete
+  TLS_CERT                  PEM certificate (leaf first, then intermediates) to serve HTTPS with,
+                            together with TLS_KEY; both are read again on SIGHUP (default: HTTP)
+  TLS_KEY                   PEM private key of TLS_CERT
+  TRUST_PROXY               IP addresses or CIDR ranges (v4 or v6), comma-separated, of reverse
+                            proxies whose X-Forwarded-For/-Proto/-Host are believed (default: none)
+  PUBLIC_URL                the origin clients use, such as https://registry.example.com behind a
+                            proxy (default: the request's, or a trusted proxy's X-Forwarded-*)
+  MAX_HEADER_BYTES          largest request header section; larger gets 431 (default 16384;
+                            1024 to 1048576)
+  MAX_UPLOADS_PER_IDENTITY  upload sessions one identity may have open at once (default 64;
+                            0 = no limit)
+  RATE_LIMIT                requests per second per identity (default 200; 0 = off)
+  RATE_LIMIT_BURST          requests an identity may make at once before RATE_LIMIT paces it
+                            (default 1000)
+  AUTH_FAILURE_LIMIT        failed credential checks per minute per client address before 429
+                            (default 30; 0 = off)
+  (RATE_LIMIT, RATE_LIMIT_BURST and AUTH_FAILURE_LIMIT apply only with AUTH_CONFIG, and each node
+  counts on its own: behind a load balancer over N nodes a client may get up to N times as much.)
   (S3 credentials come from the standard AWS chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
   AWS_PROFILE, web identity, instance or container roles.)`;
 
@@ -179,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: check(() => duration(env, 'SHUTDOWN_TIMEOUT', 30_000), 0),
     headersTimeoutMs: check(() => duration(env, 'HEADERS_TIMEOUT', 30_000), 0),
     idleTimeoutMs: check(() => duration(env, 'IDLE_TIMEOUT', 120_000), 0),
+    requestTimeoutMs: check(() => duration(env, 'REQUEST_TIMEOUT', 3_600_000), 0),
     migrations: check(() => migrationMode(env), 'apply'),
     eventPollMs: check(() => duration(env, 'EVENT_POLL_INTERVAL', 1000), 0),
     blobStore: check(() => blobStore(env), { kind: 'fs' }),
@@ -186,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     coldDir: check(() => coldDir(env, dataDir), ''),
     restoreDays: check(() => restoreDays(env), 7),
     restoreCheckMs: check(() => duration(env, 'RESTORE_CHECK_INTERVAL', 60_000), 0),
+    ...securitySettings(env, check),
   };
   if (errors.length > 0) throw new ConfigError(errors.join('\n'));
   return config;

@@ -1,9 +1,15 @@
-// The HTTP server on Node: binds the port, and answers in OCI form what never reaches the app — a
+// The HTTP(S) server on Node: binds the port, and answers in OCI form what never reaches the app — a
 // request the HTTP parser rejects, one whose target the adapter cannot make a URL of (a backslash in
-// the path), and CONNECT — instead of closing the connection or answering with an empty body.
-import { createServer, type Server, type ServerResponse } from 'node:http';
+// the path), and CONNECT — instead of closing the connection or answering with an empty body. With
+// TLS_CERT/TLS_KEY it serves HTTPS, its certificate replaceable while running (reloadCertificate).
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { getRequestListener } from '@hono/node-server';
+import type { TlsFiles } from '../config.js';
 import { API_VERSION_HEADER, json } from './v2/responses.js';
 
 export type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
@@ -17,6 +23,26 @@ export interface ConnectionTimeouts {
   headersMs: number;
   /** Nothing received and nothing sent for this long (a stalled body, a stalled download): closed. */
   idleMs: number;
+  /** Receiving one whole request, body included (a body trickled in to stay under idleMs); 0: none. */
+  requestMs?: number;
+}
+
+export type NodeServer = HttpServer | HttpsServer;
+
+/** A certificate and its key, read and checked by readCertificate. */
+export interface Certificate {
+  key: Buffer;
+  cert: Buffer;
+  /** Subject, serial and expiry, for the log. */
+  summary: string;
+}
+
+export interface ListenOptions {
+  timeouts?: ConnectionTimeouts;
+  /** Serve HTTPS with this certificate; plain HTTP without. */
+  tls?: Certificate;
+  /** Largest request header section (Node's maxHeaderSize): larger gets 431. */
+  maxHeaderBytes?: number;
 }
 
 /**
@@ -28,8 +54,9 @@ export function listen(
   port: number,
   app: Promise<Fetch>,
   bindError: (failure: BindFailure, error: Error) => Error,
-  timeouts: ConnectionTimeouts = { headersMs: 30_000, idleMs: 120_000 },
-): Promise<Server> {
+  options: ListenOptions = {},
+): Promise<NodeServer> {
+  const timeouts = options.timeouts ?? { headersMs: 30_000, idleMs: 120_000 };
   let handler: Fetch | undefined;
   app.then((ready) => {
     handler = ready;
@@ -38,9 +65,21 @@ export function listen(
     handler ? handler(request, env) : app.then((ready) => ready(request, env));
   const listener = getRequestListener(fetch, { hostname: address, errorHandler: requestError });
   // Checked every second (Node's default is 30 s, which let headers trickle in for 83 s, ADR-0010).
-  const server = createServer({ connectionsCheckingInterval: 1000 }, listener);
+  const common = { connectionsCheckingInterval: 1000, maxHeaderSize: options.maxHeaderBytes ?? 16_384 };
+  const server: NodeServer = options.tls
+    ? createHttpsServer(
+        {
+          ...common,
+          key: options.tls.key,
+          cert: options.tls.cert,
+          // The handshake is part of the time a client may take to send its headers (slow-loris).
+          handshakeTimeout: timeouts.headersMs,
+        },
+        listener,
+      )
+    : createServer(common, listener);
   harden(server, timeouts);
-  return new Promise<Server>((resolve, reject) => {
+  return new Promise<NodeServer>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const failure: BindFailure | undefined =
         error.code === 'EADDRINUSE'
@@ -66,18 +105,22 @@ function requestError(error: unknown): Response {
   });
 }
 
-function harden(server: Server, timeouts: ConnectionTimeouts): void {
+function harden(server: NodeServer, timeouts: ConnectionTimeouts): void {
   // Large layers take longer than Node's default 5-minute request timeout: a transfer is bounded by
-  // its idleness instead (no listener for 'timeout', so Node destroys an idle socket; an upload cut
-  // that way keeps only its whole chunks, as for any client that goes away).
-  server.requestTimeout = 0;
+  // its idleness (no listener for 'timeout', so Node destroys an idle socket; an upload cut that way
+  // keeps only its whole chunks, as for any client that goes away) and by REQUEST_TIMEOUT (1 h).
+  server.requestTimeout = timeouts.requestMs ?? 0;
   server.headersTimeout = timeouts.headersMs;
   server.timeout = timeouts.idleMs;
   server.on('connect', (_request, socket: Socket) => {
     socket.end(rawError(405, 'Method Not Allowed', 'UNSUPPORTED', 'CONNECT is not supported'));
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // On HTTPS, TLS failures come here too (https re-emits tlsClientError): a handshake that failed or
+    // never came (ERR_TLS_HANDSHAKE_TIMEOUT), plain HTTP to the port. There is no HTTP to answer in, and
+    // an answer written before a handshake would hold the socket open: it is dropped.
+    const tls = /^ERR_(TLS|SSL)_/.test(error.code ?? '');
+    if (error.code === 'ECONNRESET' || tls || !socket.writable) {
       socket.destroy();
       return;
     }
@@ -111,7 +154,7 @@ function rawError(status: number, reason: string, code: string, message: string)
  * connection. Keep-alive connections are closed as soon as they fall idle, so a client's next request
  * goes to another node (or finds the port closed) instead of waiting out the shutdown.
  */
-export async function closeServer(server: Server, timeoutMs = 5000): Promise<void> {
+export async function closeServer(server: NodeServer, timeoutMs = 5000): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.on('request', (_request, response: ServerResponse) => {
     response.shouldKeepAlive = false;
@@ -122,4 +165,61 @@ export async function closeServer(server: Server, timeoutMs = 5000): Promise<voi
   await closed;
   clearInterval(idle);
   clearTimeout(timer);
+}
+
+/**
+ * Reads TLS_CERT and TLS_KEY and checks them: a PEM certificate (chain), a PEM private key, and the
+ * key belonging to the certificate. Throws an Error naming the file and what is wrong with it.
+ */
+export async function readCertificate(files: TlsFiles): Promise<Certificate> {
+  const read = async (name: string, path: string) => {
+    try {
+      return await readFile(path);
+    } catch (error) {
+      throw new Error(`${name} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? error})`);
+    }
+  };
+  const [cert, key] = [await read('TLS_CERT', files.certFile), await read('TLS_KEY', files.keyFile)];
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(cert);
+  } catch (error) {
+    throw new Error(`TLS_CERT ${files.certFile} is not a PEM certificate (${reason(error)})`);
+  }
+  try {
+    createPrivateKey(key);
+  } catch (error) {
+    throw new Error(`TLS_KEY ${files.keyFile} is not a PEM private key (${reason(error)})`);
+  }
+  try {
+    createSecureContext({ key, cert });
+  } catch (error) {
+    const mismatch = (error as NodeJS.ErrnoException).code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH';
+    throw new Error(
+      mismatch
+        ? `TLS_KEY ${files.keyFile} is not the key of the certificate in TLS_CERT ${files.certFile}`
+        : `TLS_CERT ${files.certFile} / TLS_KEY ${files.keyFile}: ${reason(error)}`,
+    );
+  }
+  const expired = Date.parse(leaf.validTo) < Date.now() ? ' (EXPIRED)' : '';
+  return {
+    key,
+    cert,
+    summary: `${leaf.subject.replaceAll('\n', ', ')}, serial ${leaf.serialNumber}, valid until ${leaf.validTo}${expired}`,
+  };
+}
+
+/**
+ * Replaces the certificate of an HTTPS server with the files' (new connections get it; open ones keep
+ * theirs). A bad or mismatched pair throws, and the certificate in use stays.
+ */
+export async function reloadCertificate(server: HttpsServer, files: TlsFiles): Promise<string> {
+  const { key, cert, summary } = await readCertificate(files);
+  server.setSecureContext({ key, cert });
+  return `TLS certificate reloaded: ${summary}`;
+}
+
+function reason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e?.code ?? e?.message ?? String(error);
 }

@@ -1,6 +1,7 @@
 // Slow clients cannot hold connections forever (issue 8's slow-loris limits, ADR-0010): headers that
 // never end get a 408, a body that stops arriving is cut off at IDLE_TIMEOUT and leaves the upload as
-// it was, and a live event stream with heartbeats is not idle.
+// it was, a body trickled in forever is cut off at REQUEST_TIMEOUT, and a live event stream with
+// heartbeats is not idle.
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -8,7 +9,7 @@ import { startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 let r: TestRegistry;
 
 beforeAll(async () => {
-  r = await startTestRegistry({ HEADERS_TIMEOUT: '1s', IDLE_TIMEOUT: '2s' });
+  r = await startTestRegistry({ HEADERS_TIMEOUT: '1s', IDLE_TIMEOUT: '2s', REQUEST_TIMEOUT: '3s' });
 });
 afterAll(async () => {
   await r?.close();
@@ -54,6 +55,22 @@ describe('slow clients', () => {
     expect(answer).not.toMatch(/^HTTP\/1\.1 202 /);
     const after = await r.fetch(location);
     expect(after.status).toBe(204);
+    expect(after.headers.get('range')).toBe(before.headers.get('range'));
+  });
+
+  it('a body trickled in just under IDLE_TIMEOUT is cut off at REQUEST_TIMEOUT, keeping nothing', async () => {
+    const started = await r.fetch('/v2/slow/trickle/blobs/uploads/', { method: 'POST' });
+    const location = started.headers.get('location') as string;
+    const before = await r.fetch(location);
+    const { socket, closed } = rawConnection(
+      `PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n` +
+        'Content-Length: 1000\r\n\r\n',
+    );
+    // A byte every half second: never idle for IDLE_TIMEOUT (2 s), never done.
+    const trickle = setInterval(() => socket.writable && socket.write('x'), 500);
+    const answer = await closed.finally(() => clearInterval(trickle));
+    expect(answer).not.toMatch(/^HTTP\/1\.1 202 /);
+    const after = await r.fetch(location);
     expect(after.headers.get('range')).toBe(before.headers.get('range'));
   });
 

@@ -141,6 +141,87 @@ describe('configuration', () => {
     expect(problems(() => loadConfig({ DATA_DIR: '/srv/d', COLD_DIR: '/srv/d' }))).toHaveLength(1);
   });
 
+  it('reads the security settings, one line per wrong one', async () => {
+    expect(loadConfig({})).toMatchObject({
+      authConfig: undefined,
+      tls: undefined,
+      trustProxy: [],
+      publicUrl: undefined,
+      maxHeaderBytes: 16_384,
+      maxUploadsPerIdentity: 64,
+      rateLimit: { perSecond: 200, burst: 1000 },
+      authFailureLimit: 30,
+    });
+    const auth = await file('auth.yaml', 'users: []\n');
+    const cert = await file('tls.crt', '');
+    const key = await file('tls.key', '');
+    expect(
+      loadConfig({
+        AUTH_CONFIG: auth,
+        TLS_CERT: cert,
+        TLS_KEY: key,
+        TRUST_PROXY: ' 10.0.0.0/8, 192.168.1.7 ,::1, fd00::/8,',
+        PUBLIC_URL: 'https://Registry.Example.com:443/',
+        MAX_HEADER_BYTES: '4096',
+        MAX_UPLOADS_PER_IDENTITY: '0',
+        RATE_LIMIT: '0',
+        RATE_LIMIT_BURST: '5',
+        AUTH_FAILURE_LIMIT: '0',
+      }),
+    ).toMatchObject({
+      authConfig: auth,
+      tls: { certFile: cert, keyFile: key },
+      trustProxy: ['10.0.0.0/8', '192.168.1.7', '::1', 'fd00::/8'],
+      publicUrl: 'https://registry.example.com',
+      maxHeaderBytes: 4096,
+      maxUploadsPerIdentity: 0,
+      rateLimit: { perSecond: 0, burst: 5 },
+      authFailureLimit: 0,
+    });
+    expect(loadConfig({ PUBLIC_URL: 'http://localhost:5000' }).publicUrl).toBe('http://localhost:5000');
+    expect(
+      problems(() =>
+        loadConfig({
+          AUTH_CONFIG: join(dir, 'no-such.yaml'),
+          TLS_CERT: cert,
+          TRUST_PROXY: '10.0.0.0/8, proxy.internal, 10.0.0.0/33, fe80::1%eth0',
+          PUBLIC_URL: 'https://registry.example.com/v2',
+          MAX_HEADER_BYTES: '512',
+          MAX_UPLOADS_PER_IDENTITY: '-1',
+          RATE_LIMIT: 'fast',
+          RATE_LIMIT_BURST: '0',
+          AUTH_FAILURE_LIMIT: '1e3',
+        }),
+      ),
+    ).toEqual([
+      `AUTH_CONFIG ${join(dir, 'no-such.yaml')}: cannot read it (ENOENT)`,
+      'TLS_CERT and TLS_KEY go together: TLS_KEY is unset',
+      'TRUST_PROXY must be IP addresses or CIDR ranges separated by commas (such as 10.0.0.5, 10.0.0.0/8, fd00::/8), got "proxy.internal", "10.0.0.0/33", "fe80::1%eth0"',
+      'PUBLIC_URL must be an http:// or https:// URL with no path, query or credentials (such as https://registry.example.com), got "https://registry.example.com/v2"',
+      'MAX_HEADER_BYTES must be between 1024 and 1048576, got 512',
+      'MAX_UPLOADS_PER_IDENTITY must be a non-negative integer, got "-1"',
+      'RATE_LIMIT must be a non-negative integer, got "fast"',
+      'RATE_LIMIT_BURST must be at least 1, got 0',
+      'AUTH_FAILURE_LIMIT must be a non-negative integer, got "1e3"',
+    ]);
+    for (const bad of [
+      'ftp://x.example',
+      'https://x.example/?a=1',
+      'https://u:p@x.example',
+      'x.example',
+      'https://x.example#f',
+    ]) {
+      expect(problems(() => loadConfig({ PUBLIC_URL: bad }))).toHaveLength(1);
+    }
+    expect(problems(() => loadConfig({ TLS_KEY: key }))).toEqual([
+      'TLS_CERT and TLS_KEY go together: TLS_CERT is unset',
+    ]);
+    expect(problems(() => loadConfig({ AUTH_CONFIG: dir }))).toEqual([`AUTH_CONFIG ${dir} is not a file`]);
+    expect(problems(() => loadConfig({ MAX_HEADER_BYTES: '2000000' }))).toEqual([
+      'MAX_HEADER_BYTES must be between 1024 and 1048576, got 2000000',
+    ]);
+  });
+
   it('documents every setting it reads in the help', () => {
     for (const name of SETTINGS) expect(CONFIG_HELP).toMatch(new RegExp(`^  ${name} `, 'm'));
   });
