@@ -57,7 +57,15 @@ export type DomainErrorCode =
   /** A method the endpoint does not support. */
   | 'unsupported'
   /** A path that is no endpoint at all. */
-  | 'endpoint-unknown';
+  | 'endpoint-unknown'
+  /** No credentials, or credentials that are wrong (detail-less; the answer carries a challenge). */
+  | 'unauthenticated'
+  /** An API token that does not exist (or is not the caller's to see). */
+  | 'token-unknown'
+  /** Authenticated, but the policy does not allow it. */
+  | 'denied'
+  /** Too many requests (or open sessions) for one identity: retry later. */
+  | 'rate-limited';
 
 export class DomainError extends Error {
   constructor(
@@ -67,6 +75,17 @@ export class DomainError extends Error {
   ) {
     super(message);
     this.name = 'DomainError';
+  }
+}
+
+/** A refusal of access: the answer also carries a challenge (401) or a time to wait (429). */
+export class AccessError extends DomainError {
+  constructor(
+    code: 'unauthenticated' | 'denied' | 'rate-limited',
+    message: string,
+    readonly answer: { challenge?: string; retryAfterSeconds?: number } = {},
+  ) {
+    super(code, message);
   }
 }
 

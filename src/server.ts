@@ -1,10 +1,11 @@
 // Wires the data plane, the control plane and the HTTP layer together and serves them. Start-up does
 // the quick checks first (HOST, DATA_DIR and its lock, the port), then opens the database, so a wrong
-// setting is reported at once rather than after a database was created.
+// setting is reported at once rather than after a database was created. SIGHUP's reload (cli.ts) goes
+// through RunningRegistry.reload: the TLS certificate, then whatever other parts registered with onReload.
 import { lookup } from 'node:dns/promises';
 import { rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { type AddressInfo, isIP } from 'node:net';
+import type { Server as HttpsServer } from 'node:https';
+import { type AddressInfo, BlockList, isIP } from 'node:net';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { type Config, ConfigError } from './config.js';
@@ -20,7 +21,15 @@ import { S3Tiering } from './data-plane/drivers/s3-tiering.js';
 import type { Tiering } from './data-plane/tiering.js';
 import { UploadWriter } from './data-plane/upload-writer.js';
 import { createApp, loggingReporter } from './http/app.js';
-import { closeServer, type Fetch, listen } from './http/node-server.js';
+import {
+  type Certificate,
+  closeServer,
+  type Fetch,
+  listen,
+  type NodeServer,
+  readCertificate,
+  reloadCertificate,
+} from './http/node-server.js';
 import { createLogger } from './observability/logger.js';
 import { withTimeout } from './promises.js';
 import type { RegistryContext } from './registry/context.js';
@@ -28,6 +37,7 @@ import { LogSignal } from './registry/log-signal.js';
 import { ReadCache } from './registry/read-cache.js';
 import { startRestoreTracker } from './registry/restores.js';
 import { startUploadSweeper, sweepUploads } from './registry/upload-expiry.js';
+import { type OpenedAuth, openAuth } from './server-auth.js';
 
 export interface OpenedRegistry {
   ctx: RegistryContext;
@@ -39,8 +49,28 @@ export interface OpenedRegistry {
 }
 
 export interface RunningRegistry extends OpenedRegistry {
+  /** `http://127.0.0.1:5000`, or `https://…` with TLS_CERT/TLS_KEY. */
   url: string;
   port: number;
+  /**
+   * Reads the TLS certificate and key again (with TLS), then runs every onReload hook, each even if
+   * one before failed; resolves to the lines to log. When any step failed, rejects with a ReloadError
+   * (its message one line per failure; what the other steps said in `messages`): the failed part
+   * keeps what it had.
+   */
+  reload(): Promise<string[]>;
+  /** Adds a step to reload(): it returns a line to log, or undefined; it throws to report a failure. */
+  onReload(hook: () => Promise<string | undefined>): void;
+}
+
+/** What went wrong in a reload, one Error per failed step, and what the steps that worked said. */
+export class ReloadError extends Error {
+  constructor(
+    readonly failures: Error[],
+    readonly messages: string[],
+  ) {
+    super(failures.map((failure) => failure.message).join('\n'));
+  }
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -83,6 +113,8 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
           uploadExpiryMs: config.uploadExpiryMs,
           eventPollMs: config.eventPollMs,
           restoreDays: config.restoreDays,
+          // Only counted when authentication names the identities.
+          maxUploadsPerIdentity: config.authConfig ? config.maxUploadsPerIdentity : 0,
         },
         // The embedded database belongs to this process alone, so it sees every write.
         cache: new ReadCache(database.kind === 'embedded'),
@@ -142,13 +174,14 @@ export interface ServerOptions {
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningRegistry> {
   const address = await resolveHost(config.host);
+  const certificate = await checkedCertificate(config);
   const dataDir = await lockDataDir(config.dataDir);
   // The port is bound before the database opens; requests that arrive meanwhile wait for it.
   let ready: (fetch: Fetch) => void = () => {};
   const app = new Promise<Fetch>((resolve) => {
     ready = resolve;
   });
-  let server: Server;
+  let server: NodeServer;
   try {
     server = await listen(
       address,
@@ -160,7 +193,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
           : failure === 'not-local'
             ? new ConfigError(`HOST ${config.host} is not an address of this machine`)
             : new ConfigError(`PORT ${config.port}: permission denied (ports below 1024 need privileges)`),
-      { headersMs: config.headersTimeoutMs, idleMs: config.idleTimeoutMs },
+      {
+        timeouts: {
+          headersMs: config.headersTimeoutMs,
+          idleMs: config.idleTimeoutMs,
+          requestMs: config.requestTimeoutMs,
+        },
+        tls: certificate,
+        maxHeaderBytes: config.maxHeaderBytes,
+      },
     );
   } catch (error) {
     await dataDir.release();
@@ -173,7 +214,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await closeServer(server);
     throw error;
   }
+  let auth: OpenedAuth | undefined;
   try {
+    auth = await openAuth(config, registry.ctx.db);
+    for (const warning of auth?.warnings ?? []) log(`artifact-store: warning: ${warning}`);
     await sweepUploads(registry.ctx, { startup: true });
   } catch (error) {
     await closeServer(server);
@@ -189,12 +233,47 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     loggingReporter(logger).error,
   );
   const stopTracker = startRestoreTracker(registry.ctx, config.restoreCheckMs, loggingReporter(logger).error);
-  ready(createApp(registry.ctx, { logger }).fetch as Fetch);
+  ready(createApp(registry.ctx, { logger, auth: auth?.gate }).fetch as Fetch);
   const port = (server.address() as AddressInfo).port;
+  if (!config.authConfig && !isLoopback(address)) {
+    log(
+      `artifact-store: warning: HOST ${config.host} is not a loopback address and AUTH_CONFIG is unset: anyone who can reach port ${port} can push, overwrite and delete`,
+    );
+  }
+  const hooks: (() => Promise<string | undefined>)[] = [];
+  if (config.tls) {
+    const files = config.tls;
+    hooks.push(() => reloadCertificate(server as HttpsServer, files));
+  }
+  if (auth) hooks.push(auth.reload);
+  // One reload at a time: a second SIGHUP waits for the first.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = async (): Promise<string[]> => {
+    const messages: string[] = [];
+    const failures: Error[] = [];
+    for (const hook of hooks) {
+      try {
+        const message = await hook();
+        if (message !== undefined) messages.push(message);
+      } catch (error) {
+        failures.push(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    if (failures.length > 0) throw new ReloadError(failures, messages);
+    return messages;
+  };
   return {
     ...registry,
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    url: `${config.tls ? 'https' : 'http'}://${address.includes(':') ? `[${address}]` : address}:${port}`,
     port,
+    reload() {
+      const next = reloading.then(reload);
+      reloading = next.catch(() => {});
+      return next;
+    },
+    onReload(hook) {
+      hooks.push(hook);
+    },
     /** Stops accepting; requests in flight get up to SHUTDOWN_TIMEOUT to finish before the database closes. */
     async close() {
       // The database and DATA_DIR are released whatever went wrong before (the failure is rethrown).
@@ -208,6 +287,25 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       }
     },
   };
+}
+
+/** TLS_CERT and TLS_KEY read and checked, before anything starts (one line if they are wrong). */
+async function checkedCertificate(config: Config): Promise<Certificate | undefined> {
+  if (!config.tls) return undefined;
+  try {
+    return await readCertificate(config.tls);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Only this machine can connect (127.0.0.0/8, ::1, and their IPv4-mapped form). */
+function isLoopback(address: string): boolean {
+  return LOOPBACK.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** HOST as an address: a literal, or a name resolved within 1.5 s (an unresolvable one fails fast). */

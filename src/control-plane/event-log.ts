@@ -3,6 +3,7 @@
 // moves the head, all in one transaction. Each event's hash chains it to the one before.
 import { createHash } from 'node:crypto';
 import { asc, eq, gt, sql } from 'drizzle-orm';
+import { type Actor, currentActor } from '../auth/actor.js';
 import type { Database } from './db.js';
 import { applyEvent, type RegistryEvent } from './events.js';
 import { eventHead, events, viewTables } from './schema.js';
@@ -25,17 +26,20 @@ export const COMMIT_CHANNEL = 'artifact_store_log';
 export function mutate<T>(
   db: Database,
   work: (m: Mutation) => Promise<T>,
-  options: { announce?: boolean } = {},
+  options: { announce?: boolean; actor?: Actor } = {},
 ): Promise<T> {
   return db.transaction(async (tx) => {
     const [head] = await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
     if (!head) throw new Error('event log is not initialised');
     let { seq, hash } = head;
+    // Every event names who caused it; inside the chained content, so it cannot be edited later.
+    const actor = options.actor ?? currentActor();
     const mutation: Mutation = {
       tx,
-      async emit(event) {
+      async emit(unstamped) {
         seq += 1;
         const at = new Date();
+        const event = { ...unstamped, actor } as RegistryEvent;
         hash = chainHash(hash, seq, at, event);
         await tx.insert(events).values({ seq, type: event.type, payload: stripType(event), at, hash });
         await applyEvent(tx, { seq, at, event });

@@ -1,11 +1,30 @@
 // Every state change is one of these events. `applyEvent` is the only code that writes view rows;
 // it runs in the transaction that appends the event and again when views are rebuilt from the log.
 import { and, eq, sql } from 'drizzle-orm';
+import type { Actor } from '../auth/actor.js';
 import type { Tier } from '../data-plane/tiering.js';
 import type { Database } from './db.js';
-import { blobs, manifests, metadataSchemas, repositories, repositoryBlobs, tags, uploads } from './schema.js';
+import {
+  apiTokens,
+  blobs,
+  manifests,
+  metadataSchemas,
+  repositories,
+  repositoryBlobs,
+  tags,
+  uploads,
+} from './schema.js';
 
-export type RegistryEvent =
+/** Every event, as stored, names its actor (absent in events written before issue 8). */
+export type RegistryEvent = EventBody & { actor?: Actor };
+
+/** An API token's grant: repository globs × actions, and admin actions. */
+export interface ApiTokenScope {
+  repositories: string[];
+  actions: string[];
+}
+
+type EventBody =
   | { type: 'repository.created'; repository: string }
   | { type: 'blob.committed'; sha256: string; blake3: string; size: number; sha512?: string }
   | { type: 'blob.digest-added'; sha256: string; sha512: string }
@@ -44,7 +63,7 @@ export type RegistryEvent =
   | { type: 'tag.moved'; repository: string; tag: string; digest: string; previous: string }
   | { type: 'tag.deleted'; repository: string; tag: string; digest: string }
   // `repository` is absent for native sessions, whose blob belongs to no repository yet.
-  | { type: 'upload.started'; id: string; repository?: string }
+  | { type: 'upload.started'; id: string; repository?: string; owner?: string }
   | { type: 'upload.completed'; id: string; repository?: string; sha256: string }
   | { type: 'upload.cancelled'; id: string; repository?: string }
   | { type: 'upload.expired'; id: string; repository?: string; idleSince: string }
@@ -53,7 +72,19 @@ export type RegistryEvent =
   | { type: 'blob.tier-changed'; sha256: string; tier: Tier; previous: Tier }
   | { type: 'blob.restore-requested'; sha256: string; days: number }
   | { type: 'blob.restored'; sha256: string; expiresAt: string }
-  | { type: 'blob.restore-expired'; sha256: string };
+  | { type: 'blob.restore-expired'; sha256: string }
+  // API tokens (issue 8): only the SHA-256 of the secret is ever recorded.
+  | {
+      type: 'api-token.created';
+      id: string;
+      name: string;
+      owner: string;
+      secretSha256: string;
+      scopes: ApiTokenScope[];
+      admin: string[];
+      expiresAt: string;
+    }
+  | { type: 'api-token.revoked'; id: string };
 
 /** The stored form: the event with its place in the log. */
 export interface LoggedEvent {
@@ -149,9 +180,13 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
       await tx.delete(tags).where(and(eq(tags.repository, e.repository), eq(tags.tag, e.tag)));
       return;
     case 'upload.started':
-      await tx
-        .insert(uploads)
-        .values({ id: e.id, repository: e.repository ?? null, startedSeq: seq, startedAt: at });
+      await tx.insert(uploads).values({
+        id: e.id,
+        repository: e.repository ?? null,
+        startedSeq: seq,
+        startedAt: at,
+        owner: e.owner ?? null,
+      });
       return;
     case 'upload.completed':
     case 'upload.cancelled':
@@ -180,6 +215,22 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
     case 'blob.restore-expired':
       // The expiry stays: when the copy went.
       await tx.update(blobs).set({ restoreStatus: 'expired' }).where(eq(blobs.sha256, e.sha256));
+      return;
+    case 'api-token.created':
+      await tx.insert(apiTokens).values({
+        id: e.id,
+        secretSha256: e.secretSha256,
+        name: e.name,
+        owner: e.owner,
+        scopes: e.scopes,
+        admin: e.admin,
+        expiresAt: new Date(e.expiresAt),
+        createdSeq: seq,
+        createdAt: at,
+      });
+      return;
+    case 'api-token.revoked':
+      await tx.update(apiTokens).set({ revokedAt: at }).where(eq(apiTokens.id, e.id));
       return;
   }
 }

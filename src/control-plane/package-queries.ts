@@ -1,7 +1,9 @@
 // The read side of the native namespace: packages (manifest rows with their native columns),
 // typed-metadata schemas and repository summaries. Set-based; each page is one keyset query.
 import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from 'drizzle-orm';
+import type { RepositoryFilter } from '../auth/policy.js';
 import type { Database } from './db.js';
+import { repositoryCondition } from './repository-filter.js';
 import { blobs, manifests, metadataSchemas, repositories, repositoryBlobs, tags } from './schema.js';
 
 export type PackageRow = typeof manifests.$inferSelect;
@@ -158,13 +160,16 @@ export async function repositorySummaries(
   after: string | undefined,
   limit: number,
   only?: string,
+  filter: RepositoryFilter = { kind: 'all' },
 ): Promise<RepositorySummary[]> {
-  const where =
+  const where = and(
     only !== undefined
       ? eq(repositories.name, only)
       : after === undefined
         ? undefined
-        : gt(repositories.name, after);
+        : gt(repositories.name, after),
+    repositoryCondition(filter, repositories.name),
+  );
   const rows = await db
     .select({
       name: repositories.name,

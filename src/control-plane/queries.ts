@@ -1,9 +1,11 @@
 // The read side: every query over the view tables, so the registry layer never builds SQL. Each
 // selects only the columns its caller uses. Mutations pass their transaction (`Mutation.tx`).
-import { and, asc, eq, gt, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, type SQL, sql } from 'drizzle-orm';
 import { alias, unionAll } from 'drizzle-orm/pg-core';
+import type { RepositoryFilter } from '../auth/policy.js';
 import type { Digest } from '../digest.js';
 import type { Database } from './db.js';
+import { repositoryCondition } from './repository-filter.js';
 import { blobs, events, manifests, repositories, repositoryBlobs, tags, uploads } from './schema.js';
 
 export type BlobRow = typeof blobs.$inferSelect;
@@ -171,11 +173,21 @@ export function tagPageQuery(db: Database, repository: string, last: string | un
 }
 
 /** The query of a page of repository names in byte order after `last`. */
-export function repositoryPageQuery(db: Database, last: string | undefined, limit: number) {
+export function repositoryPageQuery(
+  db: Database,
+  last: string | undefined,
+  limit: number,
+  filter: RepositoryFilter = { kind: 'all' },
+) {
   return db
     .select({ item: repositories.name })
     .from(repositories)
-    .where(last === undefined ? undefined : gt(repositories.name, last))
+    .where(
+      and(
+        last === undefined ? undefined : gt(repositories.name, last),
+        repositoryCondition(filter, repositories.name),
+      ),
+    )
     .orderBy(asc(repositories.name))
     .limit(limit);
 }
@@ -201,11 +213,45 @@ export interface UploadRow {
   id: string;
   repository: string | undefined;
   startedAt: Date;
+  /** Who opened it (absent when auth is off, or for sessions older than issue 8). */
+  owner?: string;
 }
 
 export async function findUpload(db: Database, id: string): Promise<UploadRow | undefined> {
   const [row] = await db.select().from(uploads).where(eq(uploads.id, id));
-  return row && { id: row.id, repository: row.repository ?? undefined, startedAt: row.startedAt };
+  return (
+    row && {
+      id: row.id,
+      repository: row.repository ?? undefined,
+      startedAt: row.startedAt,
+      owner: row.owner ?? undefined,
+    }
+  );
+}
+
+/** How many sessions `owner` has open. */
+export async function countUploadsOf(db: Database, owner: string): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(uploads).where(eq(uploads.owner, owner));
+  return row?.n ?? 0;
+}
+
+/** Does any repository link the blob? */
+export async function isLinkedAnywhere(db: Database, sha256: string): Promise<boolean> {
+  return isLinkedWhere(db, sha256, { kind: 'all' });
+}
+
+/** Does a repository the filter passes link the blob? */
+export async function isLinkedWhere(
+  db: Database,
+  sha256: string,
+  filter: RepositoryFilter,
+): Promise<boolean> {
+  const rows = await db
+    .select({ repository: repositoryBlobs.repository })
+    .from(repositoryBlobs)
+    .where(and(eq(repositoryBlobs.sha256, sha256), repositoryCondition(filter, repositoryBlobs.repository)))
+    .limit(1);
+  return rows.length > 0;
 }
 
 export async function openUploads(db: Database): Promise<UploadRow[]> {
@@ -252,6 +298,8 @@ export interface EventPageQuery {
   /** Exact types (any when undefined; none when empty). */
   types?: readonly string[];
   repository?: string;
+  /** Only events of these repositories, and repository-less ones when `repositoryless` (the caller's view). */
+  visible?: { filter: RepositoryFilter; repositoryless: boolean };
 }
 
 /**
@@ -280,12 +328,21 @@ export async function eventTypes(db: Database): Promise<string[]> {
  */
 export async function eventPage(db: Database, query: EventPageQuery): Promise<EventRow[]> {
   const { after, limit, types, repository } = query;
+  if (query.visible?.filter.kind === 'none' && !query.visible.repositoryless) return [];
   if (types?.length === 0) return [];
   const page = (typeFilter: SQL | undefined) => {
     const previous = alias(events, 'previous');
     const where: (SQL | undefined)[] = [gt(events.seq, after), typeFilter];
     // Written as the index expression, so events_repository_idx serves it.
     if (repository !== undefined) where.push(sql`(${events.payload}->>'repository') = ${repository}`);
+    const visible = query.visible;
+    if (visible && !(visible.filter.kind === 'all' && visible.repositoryless)) {
+      const name = sql`(${events.payload}->>'repository')`;
+      const ofRepository = repositoryCondition(visible.filter, name) ?? sql`true`;
+      where.push(
+        sql`((${name} is not null and ${ofRepository}) or (${name} is null and ${visible.repositoryless}))`,
+      );
+    }
     return db
       .select({
         seq: events.seq,

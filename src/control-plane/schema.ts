@@ -151,13 +151,20 @@ export const tags = pgTable(
 );
 
 /** Open upload sessions; their bytes and offset live in the data plane. */
-export const uploads = pgTable('uploads', {
-  id: text('id').primaryKey(),
-  /** Null for a native session (its blob belongs to no repository until a package names it). */
-  repository: text('repository'),
-  startedSeq: bigint('started_seq', { mode: 'number' }).notNull(),
-  startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
-});
+export const uploads = pgTable(
+  'uploads',
+  {
+    id: text('id').primaryKey(),
+    /** Null for a native session (its blob belongs to no repository until a package names it). */
+    repository: text('repository'),
+    startedSeq: bigint('started_seq', { mode: 'number' }).notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** Who opened it (`user:alice`, `token:<id>`, `anonymous`, …): only they may continue it. */
+    owner: text('owner'),
+  },
+  // Open sessions per identity are counted against MAX_UPLOADS_PER_IDENTITY.
+  (t) => [index('uploads_owner_idx').on(t.owner)],
+);
 
 /** Registered JSON Schemas for typed metadata (A8); immutable once registered. */
 export const metadataSchemas = pgTable('metadata_schemas', {
@@ -169,6 +176,24 @@ export const metadataSchemas = pgTable('metadata_schemas', {
   registeredSeq: bigint('registered_seq', { mode: 'number' }).notNull(),
 });
 
+/** API tokens for machines (issue 8): only the SHA-256 of the secret is kept. */
+export const apiTokens = pgTable('api_tokens', {
+  id: text('id').primaryKey(),
+  /** hex SHA-256 of the whole secret (`ast_…`): high entropy, so a plain hash suffices. */
+  secretSha256: text('secret_sha256').notNull().unique(),
+  name: text('name').notNull(),
+  /** The user the token acts for; its grant is the token's scopes within the owner's. */
+  owner: text('owner').notNull(),
+  /** [{ repositories: glob[], actions: [...] }] */
+  scopes: jsonb('scopes').notNull(),
+  /** Admin actions the token may use (within the owner's). */
+  admin: jsonb('admin').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  createdSeq: bigint('created_seq', { mode: 'number' }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+});
+
 export const viewTables = {
   repositories,
   blobs,
@@ -177,4 +202,5 @@ export const viewTables = {
   tags,
   uploads,
   metadataSchemas,
+  apiTokens,
 } as const;

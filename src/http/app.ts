@@ -3,6 +3,8 @@
 // Every answer is stamped with the registry API version header and the request's id; every request
 // is timed, counted and logged (ops.ts), and /healthz, /readyz and /metrics sit beside the APIs.
 import { Hono } from 'hono';
+import { OPEN_ACCESS } from '../auth/access.js';
+import { type Caller, withCaller } from '../auth/actor.js';
 import type { LogLevel } from '../config.js';
 import { DomainError } from '../errors.js';
 import { createLogger, type Logger, requestFields } from '../observability/logger.js';
@@ -11,10 +13,12 @@ import { metricsSources } from '../observability/probes.js';
 import { requireValidName } from '../oci/names.js';
 import type { RegistryContext } from '../registry/context.js';
 import { API_BASE, createApi } from './api/app.js';
-import { apiError } from './api/errors.js';
+import { apiError, apiErrorResponse } from './api/errors.js';
 import { routingPath } from './api/paths.js';
+import type { AuthGate } from './auth-gate.js';
 import { observeRequests, opsRoutes } from './ops.js';
 import { type Env, requireNoDotSegments } from './request.js';
+import { tokenRoutes } from './token-endpoint.js';
 import { type ErrorReporter, errorResponse } from './v2/error-map.js';
 import * as v2 from './v2/handlers.js';
 import { API_VERSION_HEADER, json } from './v2/responses.js';
@@ -32,7 +36,11 @@ export interface AppOptions {
   logger?: Logger;
   /** The app's metrics (defaults to a registry of its own, with the gauges read from `ctx`). */
   metrics?: Metrics;
+  /** Authentication and authorization (ADR-0010); without it every caller may do everything. */
+  auth?: AuthGate;
 }
+
+const UNAUTHENTICATED: Caller = { actor: { kind: 'anonymous' }, access: OPEN_ACCESS };
 
 /** Failures reported through `logger`, naming the request being served when there is one. */
 export function loggingReporter(logger: Logger): ErrorReporter {
@@ -63,8 +71,20 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
     if (incoming && !incoming.complete && incoming.destroyed) c.res.headers.set('Connection', 'close');
   });
 
-  app.onError((error, c) => errorResponse(error, c.req.path, reporter));
+  // The gate's refusals come before routing: answered in the form of the API that was asked.
+  app.onError((error, c) =>
+    c.req.path.startsWith(`${API_BASE}/`)
+      ? apiErrorResponse(error, c.req.path, reporter)
+      : errorResponse(error, c.req.path, reporter),
+  );
 
+  if (options.auth) {
+    app.use('*', options.auth.middleware());
+    tokenRoutes(app, options.auth);
+  } else {
+    // No authentication: every caller is anonymous, and may do everything (events say so).
+    app.use('*', (_c, next) => withCaller(UNAUTHENTICATED, next));
+  }
   opsRoutes(app, ctx, metrics);
   app.all('/v2/*', (c) => dispatchV2(ctx, c));
   app.all('/v2', (c) => dispatchV2(ctx, c));

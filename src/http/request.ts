@@ -13,6 +13,8 @@ export type Env = {
   Variables: {
     /** The /v2/ endpoint kind the dispatcher parsed (the metrics' route label reads it). */
     v2Route?: string;
+    /** Who is asking (set by the auth gate when authentication is on). */
+    principal?: import('../auth/principal.js').Principal;
   };
 };
 

@@ -1,5 +1,7 @@
 // Blob operations of the registry: lookup, reading, mount, unlink, and linking freshly stored content.
 import type { Readable } from 'node:stream';
+import { currentCaller } from '../auth/actor.js';
+import { passes } from '../auth/policy.js';
 import type { Mutation } from '../control-plane/event-log.js';
 import {
   type BlobRow,
@@ -16,6 +18,7 @@ import { DomainError } from '../errors.js';
 import { blobArchived, readableNow } from './archived.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
 import { refreshRestore } from './restores.js';
+import { isVisible } from './visibility.js';
 
 export interface BlobInfo {
   sha256: string;
@@ -48,7 +51,7 @@ export interface StoredBlob extends BlobInfo {
  */
 export async function statStoredBlob(ctx: RegistryContext, digest: Digest): Promise<StoredBlob> {
   const blob = await findBlob(ctx.db, digest);
-  if (!blob) throw unknownBlob(digest);
+  if (!blob || !(await isVisible(ctx, blob.sha256))) throw unknownBlob(digest);
   await requireBytes(ctx, blob, digest);
   return storedBlob(blob);
 }
@@ -65,9 +68,12 @@ export async function blobDetails(
   digest: Digest,
 ): Promise<StoredBlob & { repositories: string[]; restoreExpiresAt: Date | null }> {
   const found = await findBlob(ctx.db, digest);
-  if (!found) throw unknownBlob(digest);
+  if (!found || !(await isVisible(ctx, found.sha256))) throw unknownBlob(digest);
   const blob = await refreshRestore(ctx, found);
-  const repositories = await blobRepositories(ctx.db, blob.sha256, LISTED_REPOSITORIES);
+  const pullable = currentCaller().access.pullable();
+  const repositories = (await blobRepositories(ctx.db, blob.sha256, LISTED_REPOSITORIES)).filter((r) =>
+    passes(pullable, r),
+  );
   return { ...storedBlob(blob), repositories, restoreExpiresAt: blob.restoreExpiresAt };
 }
 
@@ -142,8 +148,13 @@ export async function mountBlob(
   digest: Digest,
   from: string | undefined,
 ): Promise<boolean> {
+  // Never from a repository the caller cannot pull (a plain upload follows, and nothing leaks).
+  const { access } = currentCaller();
+  if (from !== undefined && !access.can(from, 'pull')) return false;
   const blob = from ? await findRepositoryBlob(ctx.db, from, digest) : await findBlob(ctx.db, digest);
   if (!blob || (await ctx.content.size(blob.sha256)) !== blob.size) return false;
+  // Without `from` (regctl): only a blob some repository the caller can pull holds.
+  if (from === undefined && !(await isVisible(ctx, blob.sha256))) return false;
   return withMutation(ctx, async (m) => {
     // Re-checked in the transaction: the source may have lost the blob meanwhile.
     const still = from ? await findRepositoryBlob(m.tx, from, digest) : await findBlob(m.tx, digest);

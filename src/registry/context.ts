@@ -18,6 +18,8 @@ export interface RegistryLimits {
   eventPollMs: number;
   /** How many days a restored copy of archived bytes stays readable. */
   restoreDays: number;
+  /** Open upload sessions per identity (0: no limit; only counted when auth is on). */
+  maxUploadsPerIdentity?: number;
 }
 
 export interface RegistryContext {

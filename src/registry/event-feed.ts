@@ -2,6 +2,8 @@
 // or `prefix.*`) and repository, and a follower that waits for new events and yields them in order.
 // Resuming is by sequence number alone, so a reader that remembers the last seq it saw loses nothing
 // and sees nothing twice, across reconnects and server restarts.
+import { currentCaller } from '../auth/actor.js';
+import type { RepositoryFilter } from '../auth/policy.js';
 import { GENESIS_HASH, logHead } from '../control-plane/event-log.js';
 import { type EventRow, eventPage, eventTypes } from '../control-plane/queries.js';
 import type { RegistryContext } from './context.js';
@@ -23,6 +25,8 @@ export interface EventFilter {
   types: string[];
   prefixes: string[];
   repository?: string;
+  /** What the caller may see, taken when the filter is made (a stream is read outside its request). */
+  visible: { filter: RepositoryFilter; repositoryless: boolean };
 }
 
 /** `type=a,b.*`: exact names and prefixes; undefined or empty means any type. */
@@ -32,7 +36,14 @@ export function parseEventFilter(type: string | undefined, repository: string | 
     types: entries.filter((entry) => !entry.endsWith('.*')),
     prefixes: entries.filter((entry) => entry.endsWith('.*')).map((entry) => entry.slice(0, -1)),
     ...(repository !== undefined ? { repository } : {}),
+    visible: callerVisibility(),
   };
+}
+
+/** Events of repositories the caller can pull; repository-less ones with admin `events`. */
+function callerVisibility(): EventFilter['visible'] {
+  const { access } = currentCaller();
+  return { filter: access.pullable(), repositoryless: access.isAdmin('events') };
 }
 
 export interface EventPage {
@@ -52,6 +63,7 @@ export async function readEventPage(
   const rows = await eventPage(ctx.db, {
     after,
     limit,
+    visible: filter.visible,
     ...(types !== undefined ? { types } : {}),
     ...(filter.repository !== undefined ? { repository: filter.repository } : {}),
   });

@@ -1,4 +1,5 @@
 // Lists: tags of a repository, the catalog of repositories, and the referrers of a manifest.
+import { currentCaller } from '../auth/actor.js';
 import {
   listReferrerRows,
   type ManifestRow,
@@ -42,7 +43,9 @@ export async function listRepositories(ctx: RegistryContext, page: PageQuery): P
       last: page.last.slice(0, 200),
     });
   }
-  return paginate(page, (limit) => repositoryPageQuery(ctx.db, page.last, limit));
+  // Only what the caller may pull, filtered in the query so that pages stay full.
+  const pullable = currentCaller().access.catalog();
+  return paginate(page, (limit) => repositoryPageQuery(ctx.db, page.last, limit, pullable));
 }
 
 async function paginate(

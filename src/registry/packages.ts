@@ -17,6 +17,7 @@ import { recordAndLinkBlob, recordBlob } from './blobs.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
 import { validateMetadata } from './metadata-schemas.js';
 import { setTag, type TagOutcome, type TagPolicy } from './tags.js';
+import { isClaimable } from './visibility.js';
 
 /** A package body: canonical CBOR bytes, or its JSON projection (already parsed). */
 export type PackageBody = { kind: 'cbor'; bytes: Uint8Array } | { kind: 'json'; value: unknown };
@@ -43,7 +44,7 @@ export async function publishPackage(
   const manifest = parseNativeManifest(value);
   const metadata = metadataColumn(manifest);
   if (manifest.schema) await validateMetadata(ctx.db, manifest.schema, metadata ?? {});
-  await requireFiles(ctx.db, manifest);
+  await requireFiles(ctx.db, manifest, repository);
 
   const cbor = await ctx.content.put(bytes);
   const address = `blake3:${cbor.blake3}`;
@@ -53,7 +54,7 @@ export async function publishPackage(
 
   return withMutation(ctx, async (m) => {
     // Again inside the transaction: a file's blob may have gone meanwhile.
-    await requireFiles(m.tx, manifest);
+    await requireFiles(m.tx, manifest, repository);
     await ensureRepository(m, repository);
     const files = blobsOf(manifest);
     const linked = await linkedOf(m.tx, repository, files);
@@ -142,7 +143,7 @@ function blobsOf(manifest: NativeManifest): string[] {
 }
 
 /** Every file (and the config) must be a stored blob with the declared blake3 and size. */
-async function requireFiles(db: Database, manifest: NativeManifest): Promise<void> {
+async function requireFiles(db: Database, manifest: NativeManifest, repository: string): Promise<void> {
   const described = [
     ...manifest.files,
     ...(manifest.config ? [{ ...manifest.config, path: '(config)' }] : []),
@@ -154,7 +155,8 @@ async function requireFiles(db: Database, manifest: NativeManifest): Promise<voi
   const missing: string[] = [];
   for (const d of described) {
     const blob = stored.get(d.sha256.slice(7));
-    if (!blob) {
+    // Another repository's blob the caller cannot pull is, to it, not there (no cross-repository read).
+    if (!blob || !(await isClaimable(db, d.sha256.slice(7), repository))) {
       missing.push(d.sha256);
       continue;
     }

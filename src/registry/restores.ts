@@ -14,6 +14,7 @@ import { formatDigest } from '../digest.js';
 import { DomainError } from '../errors.js';
 import { type RegistryContext, withMutation } from './context.js';
 import { runEvery } from './periodic.js';
+import { isVisible } from './visibility.js';
 
 const DAY_MS = 86_400_000;
 
@@ -28,7 +29,9 @@ export type RestoreStatus = (typeof RESTORE_STATUSES)[number];
  */
 export async function restoreBlob(ctx: RegistryContext, digest: Digest): Promise<BlobRow> {
   const found = await findBlob(ctx.db, digest);
-  if (!found)
+  // Anyone who can pull a repository holding the blob may ask for its bytes back; to others it does
+  // not exist.
+  if (!found || !(await isVisible(ctx, found.sha256)))
     throw new DomainError('blob-unknown', 'blob unknown to registry', { digest: formatDigest(digest) });
   const sha256 = found.sha256;
   return ctx.locker.run(lockKey(sha256), async () => {

@@ -5,8 +5,9 @@
 // a package names it), and it ends exactly once (completed, cancelled or expired), re-checked inside
 // the transaction that records the end. A session opened in one scope is unknown in the other.
 import type { Readable } from 'node:stream';
+import { currentCaller } from '../auth/actor.js';
 import type { Database } from '../control-plane/db.js';
-import { findUpload } from '../control-plane/queries.js';
+import { countUploadsOf, findUpload } from '../control-plane/queries.js';
 import type { BlobDigests } from '../data-plane/hasher.js';
 import { type AppendOptions, isUploadId } from '../data-plane/upload-writer.js';
 import { type Digest, formatDigest } from '../digest.js';
@@ -25,10 +26,22 @@ export interface ChunkOptions {
 export type SessionScope = string | undefined;
 
 export async function startUpload(ctx: RegistryContext, repository: SessionScope): Promise<string> {
+  const { owner } = currentCaller();
+  const limit = ctx.limits.maxUploadsPerIdentity ?? 0;
+  // Counted before and outside the log's lock: a burst can pass the limit by its own size at most.
+  if (owner !== undefined && limit > 0 && (await countUploadsOf(ctx.db, owner)) >= limit) {
+    throw new DomainError(
+      'rate-limited',
+      `too many open upload sessions (at most ${limit} per identity): complete or cancel some first`,
+      { limit },
+    );
+  }
   const id = await ctx.uploads.create();
   try {
     await withMutation(ctx, (m) =>
-      m.emit({ type: 'upload.started', id, ...scoped(repository) }).then(() => {}),
+      m
+        .emit({ type: 'upload.started', id, ...scoped(repository), ...(owner ? { owner } : {}) })
+        .then(() => {}),
     );
   } catch (error) {
     await ctx.uploads.remove(id, async () => true);
@@ -156,6 +169,9 @@ export function endSession(
 async function requireSession(db: Database, repository: SessionScope, id: string): Promise<void> {
   const row = isUploadId(id) ? await findUpload(db, id) : undefined;
   if (!row || row.repository !== repository) throw unknownUpload(id);
+  // A session belongs to whoever opened it: to anyone else it does not exist.
+  const { owner } = currentCaller();
+  if (row.owner !== undefined && owner !== undefined && row.owner !== owner) throw unknownUpload(id);
 }
 
 function appendOptions(chunk: ChunkOptions): AppendOptions {

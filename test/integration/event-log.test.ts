@@ -3,8 +3,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPEN_ACCESS } from '../../src/auth/access.js';
+import { withCaller } from '../../src/auth/actor.js';
 import { readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
 import { events } from '../../src/control-plane/schema.js';
+import { createApiToken, revokeApiToken } from '../../src/registry/api-tokens.js';
 import { trackRestores } from '../../src/registry/restores.js';
 import { sweepUploads } from '../../src/registry/upload-expiry.js';
 import { publish, putJson, storeFile } from '../helpers/native.js';
@@ -92,6 +95,18 @@ async function exerciseEveryMutation() {
   await trackRestores(r.ctx);
   const later = new Date(Date.now() + 30 * 86_400_000);
   expect((await trackRestores(r.ctx, later)).expired).toBe(1);
+  // API tokens: one created, one created and revoked (as a user who logged in with a password).
+  const user = { actor: { kind: 'user', name: 'log-user', via: 'basic' } as const, access: OPEN_ACCESS };
+  const token = (name: string) =>
+    createApiToken(r.ctx, {
+      name,
+      scopes: [{ repositories: ['log/**'], actions: ['pull'] }],
+      admin: [],
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
+  await withCaller(user, () => token('kept'));
+  const revoked = await withCaller(user, () => token('revoked'));
+  await withCaller(user, () => revokeApiToken(r.ctx, revoked.token.id));
 }
 
 describe('event log', () => {

@@ -16,6 +16,7 @@ import { metadataSchemasRoutes } from './metadata-schemas.js';
 import { packagesRoutes } from './packages.js';
 import { repositoriesRoutes } from './repositories.js';
 import { tieringRoutes } from './tiering.js';
+import { tokensRoutes } from './tokens.js';
 import { uploadsRoutes } from './uploads.js';
 
 export type Api = OpenAPIHono<Env>;
@@ -32,6 +33,7 @@ const MODULES: RouteModule[] = [
   metadataSchemasRoutes,
   eventsRoutes,
   tieringRoutes,
+  tokensRoutes,
 ];
 
 /**

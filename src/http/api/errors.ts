@@ -4,7 +4,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { type DomainErrorCode, isClientAbort, isDomainError } from '../../errors.js';
-import type { ErrorReporter } from '../v2/error-map.js';
+import { accessHeaders, type ErrorReporter } from '../v2/error-map.js';
 
 const STATUS: Record<DomainErrorCode, number> = {
   'name-invalid': 400,
@@ -40,6 +40,10 @@ const STATUS: Record<DomainErrorCode, number> = {
   'not-acceptable': 406,
   unsupported: 405,
   'endpoint-unknown': 404,
+  'token-unknown': 404,
+  unauthenticated: 401,
+  denied: 403,
+  'rate-limited': 429,
 };
 
 /** Statuses that report a server-side fault answered otherwise (logged). */
@@ -64,6 +68,7 @@ export function apiErrorResponse(error: unknown, path: string, reporter: ErrorRe
     if (LOGGED.has(error.code)) reporter.warn(`${path}: ${error.message}`);
     const headers: Record<string, string> = {};
     if (error.code === 'range-unsatisfiable') headers['Content-Range'] = `bytes */${error.detail.size}`;
+    Object.assign(headers, accessHeaders(error));
     if (error.code === 'upload-out-of-order' && typeof error.detail.offset === 'number') {
       headers['Upload-Offset'] = String(error.detail.offset);
     }

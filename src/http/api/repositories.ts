@@ -1,5 +1,6 @@
 // Repositories (counts, sizes, immutable tags) and their tags, with the ref policy of the native API.
 import { createRoute, z } from '@hono/zod-openapi';
+import { currentCaller } from '../../auth/actor.js';
 import {
   type RepositorySummary,
   repositorySummaries,
@@ -10,7 +11,8 @@ import { requireValidName, requireValidTag } from '../../oci/names.js';
 import { resolvePackage } from '../../registry/package-views.js';
 import { deleteTag, pointTag, setImmutableTags } from '../../registry/tags.js';
 import type { RouteModule } from './app.js';
-import { AnyDigest, errorResponses, PageQuery, RepositoryParam } from './schemas.js';
+import { refuseOtherMethods } from './methods.js';
+import { AnyDigest, errorResponses, PageQuery, RepositoryParam, TagParam } from './schemas.js';
 
 const TAG = ['repositories'];
 
@@ -28,8 +30,6 @@ const Repository = z
 const Tag = z
   .object({ name: z.string(), digest: z.string(), address: z.string().nullable().optional() })
   .openapi('Tag');
-
-const TagParam = z.string().openapi({ param: { name: 'tag', in: 'path' }, example: 'v1.0.0' });
 
 const listRepositories = createRoute({
   method: 'get',
@@ -81,7 +81,7 @@ const patchRepository = createRoute({
   },
   responses: {
     200: { description: 'the repository', content: { 'application/json': { schema: Repository } } },
-    ...errorResponses(400, 404),
+    ...errorResponses(400, 404, 413, 415),
   },
 });
 
@@ -154,7 +154,7 @@ const putTagRoute = createRoute({
   responses: {
     200: { description: 'unchanged or replaced', content: { 'application/json': { schema: TagOutcome } } },
     201: { description: 'inserted', content: { 'application/json': { schema: TagOutcome } } },
-    ...errorResponses(400, 404, 409),
+    ...errorResponses(400, 404, 409, 413, 415),
   },
 });
 
@@ -171,7 +171,13 @@ const deleteTagRoute = createRoute({
 export const repositoriesRoutes: RouteModule = (api, ctx) => {
   api.openapi(listRepositories, async (c) => {
     const { limit = 100, cursor } = c.req.valid('query');
-    const rows = await repositorySummaries(ctx.db, cursor, limit + 1);
+    const rows = await repositorySummaries(
+      ctx.db,
+      cursor,
+      limit + 1,
+      undefined,
+      currentCaller().access.pullable(),
+    );
     const page = rows.slice(0, limit).map(repositoryJson);
     const next = rows.length > limit ? page.at(-1)?.name : undefined;
     return c.json(next ? { repositories: page, next } : { repositories: page }, 200);
@@ -222,6 +228,16 @@ export const repositoriesRoutes: RouteModule = (api, ctx) => {
     await deleteTag(ctx, requireValidName(repo), tag);
     return c.body(null, 204);
   });
+
+  refuseOtherMethods(api, [
+    listRepositories,
+    getRepository,
+    patchRepository,
+    listTags,
+    getTag,
+    putTagRoute,
+    deleteTagRoute,
+  ]);
 };
 
 function repositoryJson(row: RepositorySummary) {

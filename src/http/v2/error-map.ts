@@ -1,7 +1,7 @@
 // The one place where failures become /v2/ answers: each domain error code has its OCI error code
 // and status here (the compiler checks that every code has one), client aborts are the client's
 // failure, and anything else is a logged 500. Bodies are `{"errors":[…]}` as the spec shows.
-import { type DomainErrorCode, isClientAbort, isDomainError } from '../../errors.js';
+import { AccessError, type DomainErrorCode, isClientAbort, isDomainError } from '../../errors.js';
 import { json } from './responses.js';
 
 export type OciErrorCode =
@@ -67,6 +67,10 @@ const MAP: Record<DomainErrorCode, Mapping> = {
   'not-acceptable': { code: 'UNSUPPORTED', status: 406 },
   unsupported: { code: 'UNSUPPORTED', status: 405 },
   'endpoint-unknown': { code: 'UNSUPPORTED', status: 404 },
+  'token-unknown': { code: 'UNSUPPORTED', status: 404 },
+  unauthenticated: { code: 'UNAUTHORIZED', status: 401 },
+  denied: { code: 'DENIED', status: 403 },
+  'rate-limited': { code: 'TOOMANYREQUESTS', status: 429 },
 };
 
 export interface ErrorReporter {
@@ -89,6 +93,7 @@ export function errorResponse(error: unknown, path: string, reporter: ErrorRepor
       headers['Docker-Upload-UUID'] = String(error.detail.id ?? '');
     }
     if (error.code === 'range-unsatisfiable') headers['Content-Range'] = `bytes */${error.detail.size}`;
+    Object.assign(headers, accessHeaders(error));
     if (error.code === 'manifest-references-unknown' && Array.isArray(error.detail.missing)) {
       // "one or more MANIFEST_BLOB_UNKNOWN errors": one per missing reference.
       const errors = (error.detail.missing as string[]).map((digest) => ({
@@ -120,4 +125,19 @@ function body(
   headers: Record<string, string> = {},
 ): Response {
   return json({ errors: [{ code, message, detail }] }, status, headers);
+}
+
+/** WWW-Authenticate and Retry-After of a refusal of access (both APIs answer with them). */
+export function accessHeaders(error: unknown): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error instanceof AccessError) {
+    if (error.answer.challenge) headers['WWW-Authenticate'] = error.answer.challenge;
+    if (error.answer.retryAfterSeconds !== undefined)
+      headers['Retry-After'] = String(error.answer.retryAfterSeconds);
+  }
+  const limit = (error as { detail?: { limit?: unknown } }).detail?.limit;
+  if (isDomainError(error, 'rate-limited') && !(error instanceof AccessError) && typeof limit === 'number') {
+    headers['Retry-After'] = '60';
+  }
+  return headers;
 }
