@@ -42,48 +42,17 @@ npx tsc -p tsconfig.build.json
 WORK=$(mktemp -d /tmp/artifact-store-clients.XXXXXX)
 # The embedded PostgreSQL runs as an unprivileged user when we are root: it must be able to enter.
 chmod 755 "$WORK"
-SERVER_PID=
+# shellcheck source=server.sh
+source "$HERE/server.sh"
 cleanup() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  stop_server
   [ "${KEEP_WORK:-}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Starts the server on the first free port (from a random offset, so parallel runs rarely collide).
-start_server() {
-  local first=$((RANDOM % 100)) i port
-  for i in $(seq 0 99); do
-    port=$((5100 + (first + i) % 100))
-    port_in_use "$port" && continue
-    HOST=127.0.0.1 PORT=$port DATA_DIR="$WORK/data" "${SERVE_CMD[@]}" >"$WORK/server.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 120); do
-      if curl -sf "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && grep -q 'listening on' "$WORK/server.log"; then
-        REG=127.0.0.1:$port
-        return 0
-      fi
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.5
-    done
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-    grep -q 'is in use on' "$WORK/server.log" && continue # lost a race for the port: try the next
-    echo "error: the server did not start:" >&2
-    cat "$WORK/server.log" >&2
-    return 1
-  done
-  echo "error: no free port in 5100-5199" >&2
-  return 1
-}
-start_server
+start_server "$WORK/data" "$WORK/server.log"
+REG=127.0.0.1:$SERVER_PORT
 echo "registry at http://$REG; work dir $WORK$([ "${KEEP_WORK:-}" = 1 ] && echo ' (kept)')"
 clients=
 for t in oras crane regctl cosign2 cosign3; do
@@ -101,34 +70,8 @@ export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 mkdir -p "$DOCKER_CONFIG" "$(dirname "$REGCTL_CONFIG")"
 "$BIN/regctl" registry set "$REG" --tls disabled
 
-passed=0
-failed=0
-# record <ok: 0|1> <label> <log>: counts one result; a failure shows the end of its log.
-record() {
-  if [ "$1" = 0 ]; then
-    passed=$((passed + 1))
-    echo "PASS $2"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $2 -- last lines of $3:"
-    tail -25 "$3" | sed 's/^/    /'
-  fi
-}
 
-for script in "$HERE"/scenarios/*.sh; do
-  name=$(basename "$script" .sh)
-  if [ $# -gt 0 ]; then
-    match=0
-    for want in "$@"; do [[ $name == *"$want"* ]] && match=1; done
-    [ $match = 1 ] || continue
-  fi
-  dir=$WORK/scenarios/$name
-  mkdir -p "$dir"
-  start=$SECONDS
-  ok=0
-  (cd "$dir" && timeout --kill-after=10 300 bash "$script") >"$dir.log" 2>&1 || ok=1
-  record $ok "$name ($((SECONDS - start))s)" "$dir.log"
-done
+run_scenarios "$HERE/scenarios" "$WORK/scenarios" "" "$@"
 
 # The server must have survived every scenario.
 ok=0
