@@ -42,27 +42,9 @@ if [ ${#packages[@]} -gt 0 ]; then
     not_run "missing ${packages[*]} (Debian: apt-get install -y ${packages[*]})"
   fi
 fi
-for tool in oras crane regctl cosign2 cosign3; do
-  if [ ! -x "$BIN/$tool" ]; then
-    echo "installing the pinned Go clients (scripts/install-go-tools.sh)"
-    ONLY="oras crane regctl cosign2 cosign3" bash scripts/install-go-tools.sh || not_run "scripts/install-go-tools.sh failed"
-    break
-  fi
-done
-
-npx tsc -p tsconfig.build.json
-
-WORK=$(mktemp -d /tmp/artifact-store-auth.XXXXXX)
-# The embedded PostgreSQL runs as an unprivileged user when we are root: it must be able to enter.
-chmod 755 "$WORK"
 # shellcheck source=server.sh
 source "$HERE/server.sh"
-cleanup() {
-  stop_server
-  [ "${KEEP_WORK:-}" = 1 ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap "exit 130" INT TERM
+prepare_suite artifact-store-auth || not_run "the pinned Go clients or the build could not be made"
 
 clients=
 for t in oras crane regctl cosign2 cosign3; do

@@ -23,13 +23,6 @@ HERE=$ROOT/test/clients
 BIN=$ROOT/.tools/bin
 read -r -a SERVE_CMD <<<"${SERVE:-node dist/cli.js serve}"
 
-for tool in oras crane regctl cosign2 cosign3; do
-  if [ ! -x "$BIN/$tool" ]; then
-    echo "installing the pinned Go clients (scripts/install-go-tools.sh)"
-    ONLY="oras crane regctl cosign2 cosign3" bash scripts/install-go-tools.sh
-    break
-  fi
-done
 for tool in skopeo jq curl; do
   command -v "$tool" >/dev/null || {
     echo "error: $tool is not on PATH (Debian: apt-get install -y $tool; .ci/run installs it)" >&2
@@ -37,19 +30,9 @@ for tool in skopeo jq curl; do
   }
 done
 
-npx tsc -p tsconfig.build.json
-
-WORK=$(mktemp -d /tmp/artifact-store-clients.XXXXXX)
-# The embedded PostgreSQL runs as an unprivileged user when we are root: it must be able to enter.
-chmod 755 "$WORK"
 # shellcheck source=server.sh
 source "$HERE/server.sh"
-cleanup() {
-  stop_server
-  [ "${KEEP_WORK:-}" = 1 ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap "exit 130" INT TERM
+prepare_suite artifact-store-clients
 
 start_server "$WORK/data" "$WORK/server.log"
 REG=127.0.0.1:$SERVER_PORT

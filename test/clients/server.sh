@@ -57,6 +57,26 @@ stop_server() {
   SERVER_PID=
 }
 
+# prepare_suite <name>: the pinned Go clients (installed when missing), dist/ built, and a work folder
+# WORK (/tmp/<name>.XXXXXX; the embedded PostgreSQL may enter it), removed on exit unless KEEP_WORK=1,
+# when the server is stopped too. Needs ROOT.
+prepare_suite() {
+  local tool
+  for tool in oras crane regctl cosign2 cosign3; do
+    if [ ! -x "$ROOT/.tools/bin/$tool" ]; then
+      echo "installing the pinned Go clients (scripts/install-go-tools.sh)"
+      ONLY="oras crane regctl cosign2 cosign3" bash "$ROOT/scripts/install-go-tools.sh" || return 1
+      break
+    fi
+  done
+  (cd "$ROOT" && npx tsc -p tsconfig.build.json) || return 1
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  chmod 755 "$WORK"
+  # shellcheck disable=SC2317 # invoked by the EXIT trap
+  trap 'stop_server; [ "${KEEP_WORK:-}" = 1 ] || rm -rf "$WORK"' EXIT
+  trap "exit 130" INT TERM
+}
+
 passed=0
 failed=0
 # record <ok: 0|1> <label> <log>: counts one result; a failure shows the end of its log.
