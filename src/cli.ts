@@ -46,6 +46,9 @@ ${CONFIG_HELP}
 
 A --config file is YAML with the same settings in lower case (port: 5000, data_dir: /srv/data, …);
 the environment wins over it.
+
+The commands that talk to a running server (events tail, push, pull, tier, restore) send
+$ARTIFACT_STORE_TOKEN, an API token (ast_…), when the registry wants credentials (AUTH_CONFIG).
 `;
 
 function version(): string {

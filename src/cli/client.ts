@@ -2,6 +2,18 @@
 // into one readable line, and a progress bar on a terminal.
 export const DEFAULT_URL = 'http://127.0.0.1:5000';
 
+/**
+ * fetch with the caller's credentials when the registry wants them: ARTIFACT_STORE_TOKEN (an API
+ * token, `ast_…`, sent as a Bearer token).
+ */
+export function apiFetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+  const token = process.env.ARTIFACT_STORE_TOKEN?.trim();
+  if (!token) return fetch(input, init);
+  const headers = new Headers(init.headers);
+  headers.set('Authorization', `Bearer ${token}`);
+  return fetch(input, { ...init, headers });
+}
+
 export function serverUrl(flag: string | undefined): string {
   return (flag ?? process.env.ARTIFACT_STORE_URL ?? DEFAULT_URL).replace(/\/+$/, '');
 }
@@ -41,7 +53,7 @@ export async function requireOk(res: Response): Promise<Response> {
 }
 
 export async function getJson<T>(url: string): Promise<T> {
-  return (await (await requireOk(await fetch(url))).json()) as T;
+  return (await (await requireOk(await apiFetch(url))).json()) as T;
 }
 
 /** Parses `--name value` flags (and bare arguments) from argv. */

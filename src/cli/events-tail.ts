@@ -3,6 +3,7 @@
 // Last-Event-ID when the connection drops (the server restarted, the network failed), so nothing is
 // printed twice and nothing is skipped. Also the SSE reader the tests use.
 import { parseArgs } from 'node:util';
+import { apiFetch } from './client.js';
 
 export type SseItem =
   | { kind: 'event'; id: string | undefined; event: string | undefined; data: string }
@@ -123,7 +124,7 @@ export async function tailEvents(options: TailOptions): Promise<number> {
       // Without --after, start at the head as it is now: a reconnect then resumes from there too.
       last ??= await fetchHead(options.url, attempt.signal);
       touch();
-      const response = await fetch(streamUrl(options), {
+      const response = await apiFetch(streamUrl(options), {
         headers: { Accept: 'text/event-stream', 'Last-Event-ID': String(last) },
         signal: attempt.signal,
       });
@@ -166,7 +167,7 @@ function streamUrl(options: TailOptions): string {
 }
 
 async function fetchHead(base: string, signal: AbortSignal): Promise<number> {
-  const response = await fetch(new URL('/api/v1/events/head', base), { signal });
+  const response = await apiFetch(new URL('/api/v1/events/head', base), { signal });
   if (response.status !== 200) throw new Error(`HTTP ${response.status} for the log head`);
   return ((await response.json()) as { seq: number }).seq;
 }

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DualHasher } from '../data-plane/hasher.js';
 import { isRelativePath } from '../native/package-manifest.js';
-import { getJson, Progress, parseArgs, requireOk, serverUrl, UsageError } from './client.js';
+import { apiFetch, getJson, Progress, parseArgs, requireOk, serverUrl, UsageError } from './client.js';
 
 export const PULL_HELP = `pull <repo>:<ref> -o <dir> [--url URL]
                         fetch a package (by tag, sha256: or blake3:) into <dir>, each file under its
@@ -52,7 +52,7 @@ export async function pull(args: string[]): Promise<number> {
 async function download(url: string, dir: string, file: PackageFile & { path: string }): Promise<void> {
   const target = join(dir, ...file.path.split('/'));
   await mkdir(dirname(target), { recursive: true });
-  const res = await requireOk(await fetch(`${url}/api/v1/blobs/${file.blake3 ?? file.sha256}`));
+  const res = await requireOk(await apiFetch(`${url}/api/v1/blobs/${file.blake3 ?? file.sha256}`));
   if (!res.body) throw new Error(`${file.path}: empty answer`);
   const hasher = new DualHasher();
   const progress = new Progress(file.path, file.size);

@@ -6,7 +6,7 @@ import { isAbsolute, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { DualHasher } from '../data-plane/hasher.js';
 import { isRelativePath } from '../native/package-manifest.js';
-import { Progress, parseArgs, requireOk, serverUrl, UsageError } from './client.js';
+import { apiFetch, Progress, parseArgs, requireOk, serverUrl, UsageError } from './client.js';
 
 const CHUNK = 16 * 1024 * 1024;
 
@@ -70,7 +70,7 @@ export async function push(args: string[]): Promise<number> {
   const base = `${url}/api/v1/repositories/${repo}/packages`;
   const policy = flags.policy ? `?policy=${encodeURIComponent(flags.policy as string)}` : '';
   const res = await requireOk(
-    await fetch(tag ? `${base}/${encodeURIComponent(tag)}${policy}` : base, {
+    await apiFetch(tag ? `${base}/${encodeURIComponent(tag)}${policy}` : base, {
       method: tag ? 'PUT' : 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(manifest),
@@ -101,10 +101,10 @@ async function upload(url: string, file: string): Promise<FileEntry> {
   for await (const chunk of createReadStream(file)) hasher.update(chunk as Buffer);
   const { sha256, blake3 } = hasher.digest();
   const entry = { file, path, size, sha256, blake3 };
-  if ((await fetch(`${url}/api/v1/blobs/blake3:${blake3}`, { method: 'HEAD' })).ok) return entry;
+  if ((await apiFetch(`${url}/api/v1/blobs/blake3:${blake3}`, { method: 'HEAD' })).ok) return entry;
 
   const session = (await (
-    await requireOk(await fetch(`${url}/api/v1/uploads`, { method: 'POST' }))
+    await requireOk(await apiFetch(`${url}/api/v1/uploads`, { method: 'POST' }))
   ).json()) as {
     id: string;
   };
@@ -115,7 +115,7 @@ async function upload(url: string, file: string): Promise<FileEntry> {
       const body = createReadStream(file, { start: offset, end: end - 1 });
       body.on('data', (chunk) => progress.advance((chunk as Buffer).byteLength));
       await requireOk(
-        await fetch(`${url}/api/v1/uploads/${session.id}`, {
+        await apiFetch(`${url}/api/v1/uploads/${session.id}`, {
           method: 'PATCH',
           headers: {
             'Upload-Offset': String(offset),
@@ -131,7 +131,7 @@ async function upload(url: string, file: string): Promise<FileEntry> {
     if (size === 0) break;
   }
   await requireOk(
-    await fetch(`${url}/api/v1/uploads/${session.id}/complete`, {
+    await apiFetch(`${url}/api/v1/uploads/${session.id}/complete`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ sha256: `sha256:${sha256}`, blake3: `blake3:${blake3}` }),

@@ -1,7 +1,7 @@
 // `artifact-store tier` and `restore`: storage tiers (A7) through the native API. A digest names one
 // blob; repo:tag or repo@digest names a package, every blob of which moves.
 import { isTier, TIERS } from '../data-plane/tiering.js';
-import { parseArgs, requireOk, serverUrl, UsageError } from './client.js';
+import { apiFetch, parseArgs, requireOk, serverUrl, UsageError } from './client.js';
 
 export const TIER_HELP = `tier <digest|repo:tag|repo@digest> <hot|warm|cold|archive> [--url URL]
                         move a blob, or every blob of a package (config and layers or files; for an
@@ -23,7 +23,7 @@ export async function tier(args: string[]): Promise<number> {
   const url = serverUrl(flags.url as string | undefined);
   const path = DIGEST.test(target) ? `/api/v1/blobs/${target}/tier` : packagePath(target);
   const res = await requireOk(
-    await fetch(`${url}${path}`, {
+    await apiFetch(`${url}${path}`, {
       method: 'PUT',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ tier: wanted }),
@@ -40,7 +40,7 @@ export async function restore(args: string[]): Promise<number> {
     throw new UsageError('restore: give one blob digest (sha256:<hex> or blake3:<hex>)');
   }
   const url = serverUrl(flags.url as string | undefined);
-  const res = await requireOk(await fetch(`${url}/api/v1/blobs/${digest}/restore`, { method: 'POST' }));
+  const res = await requireOk(await apiFetch(`${url}/api/v1/blobs/${digest}/restore`, { method: 'POST' }));
   process.stdout.write(`${JSON.stringify(await res.json())}\n`);
   return 0;
 }
