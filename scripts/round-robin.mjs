@@ -63,7 +63,9 @@ export async function startRoundRobin(backends, { host = '127.0.0.1', port = 0 }
   /** @type {Set<import('node:net').Socket>} */
   const sockets = new Set();
 
-  const server = http.createServer({ noDelay: true });
+  // Header sections up to the registry's largest MAX_HEADER_BYTES pass through, so that the nodes,
+  // not the proxy, answer an oversized one (431).
+  const server = http.createServer({ noDelay: true, maxHeaderSize: 1024 * 1024 });
   // Large layers take longer than Node's default 5-minute request timeout; SSE streams never end.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -106,6 +108,7 @@ export async function startRoundRobin(backends, { host = '127.0.0.1', port = 0 }
       headers,
       agent: agents[index],
       setHost: false,
+      maxHeaderSize: 1024 * 1024,
     });
     /** @type {http.IncomingMessage | undefined} */
     let proxyRes;

@@ -5,10 +5,10 @@ import { AuthConfigError, loadAuthConfig } from './auth/auth-config.js';
 import { type ApiTokenDirectory, Authenticator } from './auth/authenticator.js';
 import { HtpasswdError } from './auth/htpasswd.js';
 import { type Config, ConfigError } from './config.js';
-import { apiTokenById, apiTokenBySecret } from './control-plane/api-token-queries.js';
-import type { Database } from './control-plane/db.js';
 import { AuthGate } from './http/auth-gate.js';
 import { proxyTrust } from './http/forwarded.js';
+import { cachedApiTokens } from './registry/api-tokens.js';
+import type { RegistryContext } from './registry/context.js';
 
 export interface OpenedAuth {
   gate: AuthGate;
@@ -18,13 +18,13 @@ export interface OpenedAuth {
   reload(): Promise<string>;
 }
 
-export async function openAuth(config: Config, db: Database): Promise<OpenedAuth | undefined> {
+export async function openAuth(
+  config: Config,
+  ctx: Pick<RegistryContext, 'db' | 'logSignal'>,
+): Promise<OpenedAuth | undefined> {
   const path = config.authConfig;
   if (path === undefined) return undefined;
-  const directory: ApiTokenDirectory = {
-    bySecretSha256: (sha256) => apiTokenBySecret(db, sha256),
-    byId: (id) => apiTokenById(db, id),
-  };
+  const directory: ApiTokenDirectory = cachedApiTokens(ctx);
   const open = async () => {
     try {
       return await Authenticator.open(await loadAuthConfig(path), directory, config.dataDir);

@@ -216,7 +216,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   let auth: OpenedAuth | undefined;
   try {
-    auth = await openAuth(config, registry.ctx.db);
+    auth = await openAuth(config, registry.ctx);
     for (const warning of auth?.warnings ?? []) log(`artifact-store: warning: ${warning}`);
     await sweepUploads(registry.ctx, { startup: true });
   } catch (error) {

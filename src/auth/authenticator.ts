@@ -148,16 +148,35 @@ export class Authenticator {
     };
   }
 
+  /**
+   * Tokens whose signature was verified, until they expire: a client sends the same token with every
+   * request, and the signature check was most of what a request cost (docs/benchmarks.md). What the
+   * token stands for (its user, its API token) is still checked on every request.
+   */
+  private readonly verified = new Map<string, VerifiedToken>();
+
+  private async verify(token: string): Promise<VerifiedToken | undefined> {
+    const known = this.verified.get(token);
+    if (known && known.expiresAt.getTime() > Date.now()) return known;
+    let verified: VerifiedToken;
+    if (this.external) verified = await this.external.verify(token);
+    else if (this.keys) {
+      verified = await this.keys.verify(token, {
+        issuer: this.settings.token.issuer,
+        audience: this.settings.service,
+      });
+    } else return undefined;
+    if (this.verified.size >= 10_000) this.verified.clear();
+    this.verified.set(token, verified);
+    return verified;
+  }
+
   private async bearer(token: string): Promise<Authenticated> {
     let verified: VerifiedToken;
     try {
-      if (this.external) verified = await this.external.verify(token);
-      else if (this.keys) {
-        verified = await this.keys.verify(token, {
-          issuer: this.settings.token.issuer,
-          audience: this.settings.service,
-        });
-      } else return { ok: false, reason: 'bad-token', message: 'bearer tokens are not accepted here' };
+      const checked = await this.verify(token);
+      if (!checked) return { ok: false, reason: 'bad-token', message: 'bearer tokens are not accepted here' };
+      verified = checked;
     } catch (error) {
       const expired = error instanceof TokenError && error.reason === 'expired';
       return {
@@ -166,7 +185,7 @@ export class Authenticator {
         message: expired ? 'the token has expired' : 'the token is not valid',
       };
     }
-    const limit = accessGrants(verified.access);
+    const limit = accessGrants(verified);
     const catalog = verified.access.some((a) => a.type === 'registry' && a.name === 'catalog');
     const withScopes = (p: Principal): Authenticated => ({ ok: true, principal: { ...p, catalog } });
     if (this.external) {
@@ -246,8 +265,20 @@ export class Authenticator {
   }
 }
 
+/** Kept with the verified token, so that its compiled patterns are reused by every request. */
+const grantsOf = new WeakMap<VerifiedToken, Grant[]>();
+
 /** A token's repository entries as a limit (names are globs without wildcards). */
-function accessGrants(access: ResourceAccess[]): Grant[] {
+function accessGrants(token: VerifiedToken): Grant[] {
+  let grants = grantsOf.get(token);
+  if (!grants) {
+    grants = repositoryGrants(token.access);
+    grantsOf.set(token, grants);
+  }
+  return grants;
+}
+
+function repositoryGrants(access: ResourceAccess[]): Grant[] {
   return access
     .filter((a) => a.type === 'repository')
     .map((a) => ({ repositories: [a.name.replace(/\*/g, '')], actions: a.actions }));

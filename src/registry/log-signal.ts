@@ -1,8 +1,9 @@
-// Wakes whoever waits for the event log to grow (the event stream) when this node commits a mutation.
-// Other nodes' commits are seen by polling, so a waiter also wakes after its timeout; issue 7 adds
-// PostgreSQL LISTEN/NOTIFY for that.
+// Rung whenever the event log grows: by this node's commits, and by other nodes' (PostgreSQL
+// LISTEN/NOTIFY, wired by the server). It wakes whoever waits (the event stream) and tells whoever
+// caches what a commit may change (API tokens) to forget it.
 export class LogSignal {
   private waiters = new Set<() => void>();
+  private readonly listeners = new Set<() => void>();
   private ended = false;
 
   /** True once the server is shutting down: followers of the log end their streams. */
@@ -16,8 +17,15 @@ export class LogSignal {
     this.notify();
   }
 
+  /** Calls `listener` after every commit from now on; returns how to stop. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /** Called after a mutation commits. */
   notify(): void {
+    for (const listener of this.listeners) listener();
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const wake of waiters) wake();

@@ -1,7 +1,8 @@
-// A registry with authentication for the auth tests (ADR-0010): a token-mode policy and an htpasswd
-// (bcrypt cost 4) in a temporary folder, the registry started on them (one node on the filesystem),
-// and what the tests ask of it as its admin: the event head and events, tokens, the signing key.
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+// A registry with authentication for the auth tests (ADR-0010): a token-mode policy, an htpasswd
+// (bcrypt cost 4) and a signing key in a temporary folder, the registry started on them (two nodes
+// with TEST_NODES=2), and what the tests ask of it as its admin: the event head and events, tokens,
+// the signing key.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,9 +35,18 @@ export interface PolicyRule {
   allow: Record<string, string[]>;
 }
 
-/** The auth.yaml of a registry in token mode, its users in ./htpasswd. */
+/**
+ * The auth.yaml of a registry in token mode, its users in ./htpasswd, its tokens signed with
+ * ./token-key.pem (one key for every node, as a deployment of several nodes needs).
+ */
 export function policyYaml(service: string, rules: PolicyRule[], admins: string[]): string {
-  const lines = ['mode: token', `service: ${service}`, 'htpasswd: ./htpasswd', 'repositories:'];
+  const lines = [
+    'mode: token',
+    `service: ${service}`,
+    'htpasswd: ./htpasswd',
+    'token: { signing_keys: [./token-key.pem] }',
+    'repositories:',
+  ];
   for (const rule of rules) {
     lines.push(`  - match: ${JSON.stringify(rule.match)}`, '    allow:');
     for (const [user, actions] of Object.entries(rule.allow))
@@ -118,7 +128,7 @@ export interface AuthRegistry<U extends string> {
   allEventsAfter(after: number): Promise<EventJson[]>;
   /** The token service's answer for `user` and `scopes`, as a client gets one (GET + Basic). */
   tokenFor(user: U, scopes: string[], offline?: boolean): Promise<Record<string, unknown>>;
-  /** The key this node's token service signs with (a file in its DATA_DIR), and its kid. */
+  /** The key the token service signs with (token-key.pem beside auth.yaml), and its kid. */
   signer(): Promise<Signer>;
   close(): Promise<void>;
 }
@@ -133,9 +143,12 @@ export async function startAuthRegistry<U extends string>(setup: AuthSetup<U>): 
     );
     await writeFile(join(configDir, 'htpasswd'), `${lines.join('\n')}\n`);
     await writeFile(join(configDir, 'auth.yaml'), policyYaml(setup.service, setup.rules, [setup.admin]));
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(join(configDir, 'token-key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+      mode: 0o600,
+    });
+    // With TEST_NODES=2, several nodes sharing the database, the bucket and the signing key.
     r = await startTestRegistry({
-      // One node on the filesystem: the tests sign tokens with this node's generated key file.
-      BLOB_STORE: 'fs',
       AUTH_CONFIG: join(configDir, 'auth.yaml'),
       RATE_LIMIT: '0',
       AUTH_FAILURE_LIMIT: '0',
@@ -186,7 +199,7 @@ export async function startAuthRegistry<U extends string>(setup: AuthSetup<U>): 
       return json(res);
     },
     async signer() {
-      const key = createPrivateKey(await readFile(join(r.dataDir, 'auth', 'token-es256.pem'), 'utf8'));
+      const key = createPrivateKey(await readFile(join(configDir, 'token-key.pem'), 'utf8'));
       return { key, kid: await kidOf(key) };
     },
     async close() {

@@ -134,6 +134,12 @@ async function behindProxy(nodes: TestRegistry[]): Promise<TestRegistry> {
     port: proxy.port,
     fetch: (path, init) => fetch(`${proxy.url}${path}`, init),
     logs: () => nodes.flatMap((n) => n.logs()),
+    // SIGHUP goes to every node, as an operator's reload would.
+    async reload() {
+      const messages: string[] = [];
+      for (const node of nodes) messages.push(...(await node.reload()));
+      return messages;
+    },
     async close() {
       await proxy.close();
       for (const node of nodes.reverse()) await node.close();

@@ -49,7 +49,8 @@ const get = (r: TestRegistry, path: string, authorization?: string) =>
 
 describe('limits', () => {
   it('requests past RATE_LIMIT_BURST get 429 with Retry-After, in each API’s error form', async () => {
-    const a = await registry({ RATE_LIMIT: '1', RATE_LIMIT_BURST: '3' });
+    // Counted by each node on its own: one node (DATA_DIR), whatever TEST_NODES says.
+    const a = await registry({ RATE_LIMIT: '1', RATE_LIMIT_BURST: '3', BLOB_STORE: 'fs' });
     const alice = a.basic('alice');
     const statuses: number[] = [];
     let limited: Response | undefined;
@@ -72,7 +73,7 @@ describe('limits', () => {
   });
 
   it('failed logins past AUTH_FAILURE_LIMIT from one address get 429, even with the right password', async () => {
-    const a = await registry({ AUTH_FAILURE_LIMIT: '3' });
+    const a = await registry({ AUTH_FAILURE_LIMIT: '3', BLOB_STORE: 'fs' });
     for (let i = 0; i < 3; i++) expect((await get(a.r, '/v2/', basicOf('alice', 'wrong'))).status).toBe(401);
     const res = await get(a.r, '/v2/', a.basic('alice'));
     expect(res.status).toBe(429);
