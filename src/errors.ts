@@ -60,6 +60,10 @@ export type DomainErrorCode =
   | 'endpoint-unknown'
   /** No credentials, or credentials that are wrong (detail-less; the answer carries a challenge). */
   | 'unauthenticated'
+  /** Under legal hold: what would be deleted or overwritten is held (detail: hold, reason). */
+  | 'held'
+  /** A legal hold that is not in force. */
+  | 'hold-unknown'
   /** An API token that does not exist (or is not the caller's to see). */
   | 'token-unknown'
   /** Authenticated, but the policy does not allow it. */

@@ -7,6 +7,7 @@ import type { Database } from './db.js';
 import {
   apiTokens,
   blobs,
+  holds,
   manifests,
   metadataSchemas,
   repositories,
@@ -84,7 +85,10 @@ type EventBody =
       admin: string[];
       expiresAt: string;
     }
-  | { type: 'api-token.revoked'; id: string };
+  | { type: 'api-token.revoked'; id: string }
+  // Legal holds (issue 9): placing and releasing one both need a reason.
+  | { type: 'hold.placed'; id: string; repository: string; digest?: string; tag?: string; reason: string }
+  | { type: 'hold.released'; id: string; repository: string; reason: string };
 
 /** The stored form: the event with its place in the log. */
 export interface LoggedEvent {
@@ -231,6 +235,20 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
       return;
     case 'api-token.revoked':
       await tx.update(apiTokens).set({ revokedAt: at }).where(eq(apiTokens.id, e.id));
+      return;
+    case 'hold.placed':
+      await tx.insert(holds).values({
+        id: e.id,
+        repository: e.repository,
+        digest: e.digest ?? null,
+        tag: e.tag ?? null,
+        reason: e.reason,
+        placedSeq: seq,
+        placedAt: at,
+      });
+      return;
+    case 'hold.released':
+      await tx.delete(holds).where(eq(holds.id, e.id));
       return;
   }
 }

@@ -194,6 +194,27 @@ export const apiTokens = pgTable('api_tokens', {
   revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
 });
 
+/**
+ * Legal holds in force (issue 9): on a repository, on a manifest (digest) or on a tag of it. While
+ * one holds, nothing it covers may be deleted or overwritten. Released holds leave the view; the log
+ * keeps both events and their reasons.
+ */
+export const holds = pgTable(
+  'holds',
+  {
+    id: text('id').primaryKey(),
+    repository: text('repository').notNull(),
+    /** The held manifest (`sha256:…`), or null. */
+    digest: text('digest'),
+    /** The held tag, or null (neither: the whole repository). */
+    tag: text('tag'),
+    reason: text('reason').notNull(),
+    placedSeq: bigint('placed_seq', { mode: 'number' }).notNull(),
+    placedAt: timestamp('placed_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('holds_repository_idx').on(t.repository)],
+);
+
 export const viewTables = {
   repositories,
   blobs,
@@ -203,4 +224,5 @@ export const viewTables = {
   uploads,
   metadataSchemas,
   apiTokens,
+  holds,
 } as const;

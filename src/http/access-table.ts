@@ -70,6 +70,7 @@ const NATIVE: NativeRule[] = [
   ['PUT', /^\/schemas\/[^/]+$/, () => ({ kind: 'admin', action: 'schemas' })],
   [/.*/, /^\/uploads(\/.*)?$/, () => ({ kind: 'pusher' })],
   [/.*/, /^\/tokens(\/.*)?$/, authenticated],
+  [/.*/, /^\/holds(\/.*)?$/, () => ({ kind: 'admin', action: 'holds' })],
 ];
 
 /** The requirement of a native API request (`path` below /api/v1). */

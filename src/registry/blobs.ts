@@ -17,6 +17,7 @@ import { type Digest, formatDigest } from '../digest.js';
 import { DomainError } from '../errors.js';
 import { blobArchived, readableNow } from './archived.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
+import { requireBlobNotHeld } from './holds.js';
 import { refreshRestore } from './restores.js';
 import { isVisible } from './visibility.js';
 
@@ -172,6 +173,7 @@ export async function deleteBlob(ctx: RegistryContext, repository: string, diges
   await withMutation(ctx, async (m) => {
     const blob = await findBlob(m.tx, digest);
     if (!blob || !(await isBlobLinked(m.tx, repository, blob.sha256))) throw unknownBlob(digest);
+    await requireBlobNotHeld(ctx, m, repository, formatDigest(digest));
     await m.emit({ type: 'blob.unlinked', repository, sha256: blob.sha256 });
   });
 }

@@ -11,7 +11,7 @@ import { DomainError } from '../errors.js';
 import { readAnnotations } from '../oci/manifest.js';
 import { isValidName, isValidTag } from '../oci/names.js';
 import type { RegistryContext } from './context.js';
-import { readManifestBytes } from './manifests.js';
+import { readManifestBytes } from './manifest-bytes.js';
 
 export interface Page {
   items: string[];

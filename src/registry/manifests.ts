@@ -11,11 +11,12 @@ import {
   tagsOf,
 } from '../control-plane/queries.js';
 import { type Digest, formatDigest, looksLikeDigest, parseDigest } from '../digest.js';
-import { DomainError, isDomainError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import { type ParsedManifest, parseManifest } from '../oci/manifest.js';
 import { requireValidTag } from '../oci/names.js';
 import { recordBlob } from './blobs.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
+import { requireManifestNotHeld } from './holds.js';
 import { removeTag, requireUntaggableRemoval, setTag } from './tags.js';
 
 export type Reference = { kind: 'digest'; digest: Digest } | { kind: 'tag'; tag: string };
@@ -122,33 +123,6 @@ export async function getManifest(
   return row;
 }
 
-/** The manifest's bytes; manifest-unavailable when storage lost or damaged them. */
-export async function readManifestBytes(ctx: RegistryContext, row: ManifestRow): Promise<Buffer> {
-  const cached = ctx.cache.getBytes(row.sha256);
-  if (cached) return cached;
-  let bytes: Buffer;
-  try {
-    bytes = await ctx.content.read(row.sha256, row.size);
-  } catch (error) {
-    if (isDomainError(error, 'blob-unavailable')) throw unavailable(row, error.message);
-    throw error;
-  }
-  ctx.cache.setBytes(row.sha256, bytes);
-  return bytes;
-}
-
-/** For HEAD: the bytes a GET would send are there (cached, or the right size in storage). */
-export async function requireManifestBytes(ctx: RegistryContext, row: ManifestRow): Promise<void> {
-  if (ctx.cache.getBytes(row.sha256)) return;
-  const size = await ctx.content.size(row.sha256);
-  if (size !== row.size) {
-    throw unavailable(
-      row,
-      size === undefined ? 'stored content is missing' : `stored content is ${size} bytes`,
-    );
-  }
-}
-
 /** Deleting a tag removes the tag; deleting a digest removes the manifest and every tag on it. */
 export async function deleteManifest(
   ctx: RegistryContext,
@@ -166,6 +140,7 @@ export async function deleteManifest(
     }
     const tags = await tagsOf(m.tx, repository, digest);
     await requireUntaggableRemoval(m, repository, tags, digest);
+    await requireManifestNotHeld(m, repository, digest, tags);
     for (const tag of tags) {
       await m.emit({ type: 'tag.deleted', repository, tag, digest });
     }
@@ -188,16 +163,6 @@ async function requireReferences(db: Database, repository: string, parsed: Parse
       { missing: missing.slice(0, 100), count: missing.length },
     );
   }
-}
-
-function unavailable(row: ManifestRow, reason: string): DomainError {
-  return new DomainError(
-    'manifest-unavailable',
-    `the bytes of manifest ${row.digest} are unreadable: ${reason}`,
-    {
-      digest: row.digest,
-    },
-  );
 }
 
 function describe(reference: Reference): string {

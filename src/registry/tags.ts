@@ -7,6 +7,7 @@ import { findManifest, findTag, repositoryExists } from '../control-plane/querie
 import { DomainError } from '../errors.js';
 import { requireValidTag } from '../oci/names.js';
 import { type RegistryContext, withMutation } from './context.js';
+import { requireTagNotHeld } from './holds.js';
 
 export type TagPolicy = 'keep-existing' | 'replace';
 export type TagOutcome = 'inserted' | 'unchanged' | 'replaced';
@@ -29,6 +30,7 @@ export async function setTag(
   }
   if (previous === digest) return 'unchanged';
   if (await immutableTags(m.tx, repository)) throw immutable(repository, tag, previous);
+  await requireTagNotHeld(m, repository, tag);
   if (policy === 'keep-existing') {
     throw new DomainError(
       'tag-conflict',
@@ -50,6 +52,7 @@ export async function removeTag(m: Mutation, repository: string, tag: string): P
   const digest = await findTag(m.tx, repository, tag);
   if (digest === undefined) throw new DomainError('manifest-unknown', 'tag unknown to registry', { tag });
   if (await immutableTags(m.tx, repository)) throw immutable(repository, tag, digest);
+  await requireTagNotHeld(m, repository, tag);
   await m.emit({ type: 'tag.deleted', repository, tag, digest });
 }
 

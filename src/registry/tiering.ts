@@ -12,7 +12,7 @@ import { DomainError, isDomainError } from '../errors.js';
 import { parseManifest } from '../oci/manifest.js';
 import { blobArchived } from './archived.js';
 import { type RegistryContext, withMutation } from './context.js';
-import { readManifestBytes } from './manifests.js';
+import { readManifestBytes } from './manifest-bytes.js';
 import { resolvePackage } from './package-views.js';
 
 /** sha256 of `{}`, the OCI empty descriptor's blob: the config of nearly every artifact. */

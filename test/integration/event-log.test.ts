@@ -107,6 +107,14 @@ async function exerciseEveryMutation() {
   await withCaller(user, () => token('kept'));
   const revoked = await withCaller(user, () => token('revoked'));
   await withCaller(user, () => revokeApiToken(r.ctx, revoked.token.id));
+  // Legal holds: one in force, one placed and released.
+  await putJson(r, '/api/v1/holds', { repository: 'log/e', reason: 'kept' }, 'POST');
+  const released = (await (
+    await putJson(r, '/api/v1/holds', { repository: 'log/e', tag: 'v1', reason: 'brief' }, 'POST')
+  ).json()) as { id: string };
+  expect((await putJson(r, `/api/v1/holds/${released.id}/release`, { reason: 'done' }, 'POST')).status).toBe(
+    200,
+  );
 }
 
 describe('event log', () => {

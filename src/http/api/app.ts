@@ -12,6 +12,7 @@ import type { ErrorReporter } from '../v2/error-map.js';
 import { blobsRoutes } from './blobs.js';
 import { apiErrorResponse, validationHook } from './errors.js';
 import { eventsRoutes } from './events.js';
+import { holdsRoutes } from './holds.js';
 import { metadataSchemasRoutes } from './metadata-schemas.js';
 import { packagesRoutes } from './packages.js';
 import { repositoriesRoutes } from './repositories.js';
@@ -34,6 +35,7 @@ const MODULES: RouteModule[] = [
   eventsRoutes,
   tieringRoutes,
   tokensRoutes,
+  holdsRoutes,
 ];
 
 /**

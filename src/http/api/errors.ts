@@ -41,6 +41,8 @@ const STATUS: Record<DomainErrorCode, number> = {
   unsupported: 405,
   'endpoint-unknown': 404,
   'token-unknown': 404,
+  held: 409,
+  'hold-unknown': 404,
   unauthenticated: 401,
   denied: 403,
   'rate-limited': 429,

@@ -68,6 +68,9 @@ const MAP: Record<DomainErrorCode, Mapping> = {
   unsupported: { code: 'UNSUPPORTED', status: 405 },
   'endpoint-unknown': { code: 'UNSUPPORTED', status: 404 },
   'token-unknown': { code: 'UNSUPPORTED', status: 404 },
+  // As a tag-immutable refusal: the registry forbids it, whoever asks.
+  held: { code: 'DENIED', status: 403 },
+  'hold-unknown': { code: 'UNSUPPORTED', status: 404 },
   unauthenticated: { code: 'UNAUTHORIZED', status: 401 },
   denied: { code: 'DENIED', status: 403 },
   'rate-limited': { code: 'TOOMANYREQUESTS', status: 429 },

@@ -6,14 +6,8 @@ import { isValidName } from '../../oci/names.js';
 import { deleteBlob, mountBlob, statBlob } from '../../registry/blobs.js';
 import type { RegistryContext } from '../../registry/context.js';
 import { listReferrers, listRepositories, listTags, type Page } from '../../registry/listings.js';
-import {
-  deleteManifest,
-  getManifest,
-  parseReference,
-  putManifest,
-  readManifestBytes,
-  requireManifestBytes,
-} from '../../registry/manifests.js';
+import { readManifestBytes, requireManifestBytes } from '../../registry/manifest-bytes.js';
+import { deleteManifest, getManifest, parseReference, putManifest } from '../../registry/manifests.js';
 import {
   appendChunk,
   cancelUpload,

@@ -1,8 +1,9 @@
 // The matrix's rows of the native API's registry-wide routes: schemas, the event log, API tokens.
 import { type EventJson, json } from '../../helpers/auth-fixture.js';
+import { pushBlob } from '../../helpers/registry.js';
 import { canPull, DENIED, isAdmin } from './model.js';
 import { basic } from './principals.js';
-import { get, JSON_HEADERS, LISTING_SCOPES, type Row } from './row.js';
+import { get, JSON_HEADERS, LISTING_SCOPES, type Prep, type Row } from './row.js';
 import { S, SCHEMA, SCHEMA_VARIANT } from './world.js';
 
 export const NATIVE_REGISTRY_ROWS: Row[] = [
@@ -132,4 +133,72 @@ export const NATIVE_REGISTRY_ROWS: Row[] = [
         ? undefined
         : { status: 404, refused: true, code: 'token-unknown' },
   },
+  ...holdRows(),
 ];
+
+/** A hold placed by the admin on h/held (no row deletes there), for the rows that read or release one. */
+async function adminHold(reason: string): Promise<Prep> {
+  await pushBlob(S.admin, 'h/held', Buffer.from('held'));
+  const res = await S.admin.fetch('/api/v1/holds', {
+    method: 'POST',
+    headers: JSON_HEADERS,
+    body: JSON.stringify({ repository: 'h/held', reason }),
+  });
+  if (res.status !== 201) throw new Error(`hold: ${res.status} ${await res.text()}`);
+  return { id: (await json<{ id: string }>(res)).id };
+}
+
+/** Legal holds: admin `holds` only. */
+function holdRows(): Row[] {
+  return [
+    {
+      name: 'POST /holds',
+      op: 'post /holds',
+      api: 'native',
+      need: { kind: 'admin' },
+      ok: 201,
+      // On a repository of its own, whose holds (never released) stand in no other row's way.
+      prepare: async () => {
+        await pushBlob(S.admin, 'h/held', Buffer.from('held'));
+        return {};
+      },
+      request: (col) => ({
+        method: 'POST',
+        path: '/api/v1/holds',
+        headers: JSON_HEADERS,
+        body: JSON.stringify({ repository: 'h/held', reason: `matrix ${col.slug}` }),
+      }),
+    },
+    {
+      name: 'GET /holds',
+      op: 'get /holds',
+      api: 'native',
+      need: { kind: 'admin' },
+      ok: 200,
+      request: () => get('/api/v1/holds'),
+    },
+    {
+      name: 'GET /holds/{id}',
+      op: 'get /holds/{id}',
+      api: 'native',
+      need: { kind: 'admin' },
+      ok: 200,
+      prepare: () => adminHold('matrix read'),
+      request: (_c, p) => get(`/api/v1/holds/${p.id}`),
+    },
+    {
+      name: 'POST /holds/{id}/release',
+      op: 'post /holds/{id}/release',
+      api: 'native',
+      need: { kind: 'admin' },
+      ok: 200,
+      prepare: () => adminHold('matrix release'),
+      request: (_c, p) => ({
+        method: 'POST',
+        path: `/api/v1/holds/${p.id}/release`,
+        headers: JSON_HEADERS,
+        body: JSON.stringify({ reason: 'matrix' }),
+      }),
+    },
+  ];
+}
