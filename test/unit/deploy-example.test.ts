@@ -2,7 +2,7 @@
 // since nothing on the test machines can run containers: the compose file against the Compose
 // specification's JSON schema, every setting it gives artifact-store against the settings the code
 // reads, the roll-out order, the load balancer against the node services, and the variables against
-// .env.example.
+// .env.example; and the access policy the nodes share.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadAuthConfig } from '../../src/auth/auth-config.js';
 import { SETTINGS } from '../../src/config.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -279,5 +280,19 @@ describe('deploy/nginx.conf', () => {
     expect(nginxDirectives).toMatch(/^\s*proxy_request_buffering\s+off\s*;/m);
     expect(nginxDirectives).toMatch(/^\s*proxy_buffering\s+off\s*;/m);
     expect(nginxDirectives).toMatch(/^\s*proxy_http_version\s+1\.1\s*;/m);
+  });
+
+  it('gives every node the same AUTH_CONFIG, mounted from ./auth, a policy the server accepts', async () => {
+    for (const node of nodeServices(services)) {
+      expect(node.env.AUTH_CONFIG, node.name).toBe('/etc/artifact-store/auth.yaml');
+      const volumes = Array.isArray(node.raw.volumes) ? node.raw.volumes.map(String) : [];
+      expect(volumes, node.name).toContain('./auth:/etc/artifact-store:ro');
+    }
+    const settings = await loadAuthConfig(join(DEPLOY, 'auth', 'auth.yaml'));
+    expect(settings.mode).toBe('token');
+    // One signing key for all nodes (else a token from one node fails on the other).
+    expect(settings.token.signingKeys).toEqual([join(DEPLOY, 'auth', 'token-key.pem')]);
+    expect(settings.htpasswd).toBe(join(DEPLOY, 'auth', 'htpasswd'));
+    expect(read(join(DEPLOY, 'auth', '.gitignore'))).toMatch(/^htpasswd$[\s\S]*^token-key\.pem$/m);
   });
 });
