@@ -62,6 +62,10 @@ export type DomainErrorCode =
   | 'unauthenticated'
   /** Under legal hold: what would be deleted or overwritten is held (detail: hold, reason). */
   | 'held'
+  /** A release request that cannot be one (an image not pinned by digest). */
+  | 'release-invalid'
+  /** An application or release that does not exist. */
+  | 'release-unknown'
   /** A legal hold that is not in force. */
   | 'hold-unknown'
   /** An API token that does not exist (or is not the caller's to see). */

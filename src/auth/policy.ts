@@ -7,7 +7,16 @@ import type { Principal } from './principal.js';
 
 export const REPOSITORY_ACTIONS = ['pull', 'push', 'delete'] as const;
 export type RepositoryAction = (typeof REPOSITORY_ACTIONS)[number];
-export const ADMIN_ACTIONS = ['gc', 'holds', 'retention', 'schemas', 'tiering', 'tokens', 'events'] as const;
+export const ADMIN_ACTIONS = [
+  'gc',
+  'holds',
+  'releases',
+  'retention',
+  'schemas',
+  'tiering',
+  'tokens',
+  'events',
+] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
 /** Who a rule applies to. */

@@ -6,10 +6,12 @@ import type { Tier } from '../data-plane/tiering.js';
 import type { Database } from './db.js';
 import {
   apiTokens,
+  apps,
   blobs,
   holds,
   manifests,
   metadataSchemas,
+  releases,
   repositories,
   repositoryBlobs,
   tags,
@@ -88,7 +90,19 @@ type EventBody =
   | { type: 'api-token.revoked'; id: string }
   // Legal holds (issue 9): placing and releasing one both need a reason.
   | { type: 'hold.placed'; id: string; repository: string; digest?: string; tag?: string; reason: string }
-  | { type: 'hold.released'; id: string; repository: string; reason: string };
+  | { type: 'hold.released'; id: string; repository: string; reason: string }
+  // Releases (issue 9): an image pinned by digest and a platform manifest; `current` moves by events.
+  | {
+      type: 'release.created';
+      app: string;
+      number: number;
+      /** The image's repository (events of a repository are filtered by this field). */
+      repository: string;
+      digest: string;
+      platform: { address: string; sha256: string; size: number; schema: string };
+      metadata?: Record<string, unknown>;
+    }
+  | { type: 'release.current-set'; app: string; number: number; previous?: number; reason?: string };
 
 /** The stored form: the event with its place in the log. */
 export interface LoggedEvent {
@@ -249,6 +263,25 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
       return;
     case 'hold.released':
       await tx.delete(holds).where(eq(holds.id, e.id));
+      return;
+    case 'release.created':
+      await tx.insert(apps).values({ name: e.app, createdSeq: seq }).onConflictDoNothing();
+      await tx.insert(releases).values({
+        app: e.app,
+        number: e.number,
+        repository: e.repository,
+        digest: e.digest,
+        platformAddress: e.platform.address,
+        platformSha256: e.platform.sha256,
+        platformSize: e.platform.size,
+        platformSchema: e.platform.schema,
+        metadata: e.metadata ?? null,
+        createdSeq: seq,
+        createdAt: at,
+      });
+      return;
+    case 'release.current-set':
+      await tx.update(apps).set({ current: e.number }).where(eq(apps.name, e.app));
       return;
   }
 }

@@ -215,6 +215,40 @@ export const holds = pgTable(
   (t) => [index('holds_repository_idx').on(t.repository)],
 );
 
+/** Applications that have releases, and which release is current (issue 9, the platform ADR). */
+export const apps = pgTable('apps', {
+  name: text('name').primaryKey(),
+  /** The current release's number (rollback points it at an earlier one). */
+  current: integer('current'),
+  createdSeq: bigint('created_seq', { mode: 'number' }).notNull(),
+});
+
+/**
+ * Releases: the immutable pair of an image pinned by digest and a platform manifest (canonical CBOR,
+ * addressed by its BLAKE3), numbered per application. Released images are GC roots.
+ */
+export const releases = pgTable(
+  'releases',
+  {
+    app: text('app').notNull(),
+    number: integer('number').notNull(),
+    repository: text('repository').notNull(),
+    /** The image manifest, `sha256:…`. */
+    digest: text('digest').notNull(),
+    /** `blake3:<hex>` of the platform manifest's canonical CBOR, its identity. */
+    platformAddress: text('platform_address').notNull(),
+    /** sha256 hex of those bytes: their key in the content store. */
+    platformSha256: text('platform_sha256').notNull(),
+    platformSize: integer('platform_size').notNull(),
+    /** The registered schema variant the platform manifest was validated against. */
+    platformSchema: text('platform_schema').notNull(),
+    metadata: jsonb('metadata'),
+    createdSeq: bigint('created_seq', { mode: 'number' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.app, t.number] }), index('releases_image_idx').on(t.repository, t.digest)],
+);
+
 export const viewTables = {
   repositories,
   blobs,
@@ -225,4 +259,6 @@ export const viewTables = {
   metadataSchemas,
   apiTokens,
   holds,
+  apps,
+  releases,
 } as const;

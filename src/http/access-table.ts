@@ -71,6 +71,7 @@ const NATIVE: NativeRule[] = [
   [/.*/, /^\/uploads(\/.*)?$/, () => ({ kind: 'pusher' })],
   [/.*/, /^\/tokens(\/.*)?$/, authenticated],
   [/.*/, /^\/holds(\/.*)?$/, () => ({ kind: 'admin', action: 'holds' })],
+  [/^(POST|PUT)$/, /^\/apps\/[^/]+\/(releases|current)$/, () => ({ kind: 'admin', action: 'releases' })],
 ];
 
 /** The requirement of a native API request (`path` below /api/v1). */

@@ -86,13 +86,19 @@ export async function listSchemas(db: Database, after: string | undefined, limit
 }
 
 /** Validates metadata (its JSON projection, without `schema`) against a registered variant. */
-export async function validateMetadata(db: Database, variant: string, metadata: unknown): Promise<void> {
+export async function validateMetadata(
+  db: Database,
+  variant: string,
+  metadata: unknown,
+  /** Where the document sits in the request, for the errors' JSON pointers. */
+  at = '/metadata',
+): Promise<void> {
   const row = await findSchema(db, variant);
   if (!row) throw unknownSchema(variant);
   const validate = await compile(row.schema as Record<string, unknown>, row.sha256);
   if (validate(metadata)) return;
   const errors = (validate.errors ?? []).slice(0, 100).map((e) => ({
-    pointer: `/metadata${e.instancePath}`,
+    pointer: `${at}${e.instancePath}`,
     keyword: e.keyword,
     message: e.message ?? 'is invalid',
   }));

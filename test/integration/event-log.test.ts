@@ -115,6 +115,12 @@ async function exerciseEveryMutation() {
   expect((await putJson(r, `/api/v1/holds/${released.id}/release`, { reason: 'done' }, 'POST')).status).toBe(
     200,
   );
+  // A release of the package, current, then a rollback to it again after a second one.
+  const image = `log/e@${published.body.digest}`;
+  const body = { image, platform: { ok: true }, platform_schema: 'log.report.v1' };
+  expect((await putJson(r, '/api/v1/apps/log-app/releases', body, 'POST')).status).toBe(201);
+  expect((await putJson(r, '/api/v1/apps/log-app/releases', body, 'POST')).status).toBe(201);
+  expect((await putJson(r, '/api/v1/apps/log-app/current', { release: 1 })).status).toBe(200);
 }
 
 describe('event log', () => {

@@ -15,6 +15,7 @@ import { eventsRoutes } from './events.js';
 import { holdsRoutes } from './holds.js';
 import { metadataSchemasRoutes } from './metadata-schemas.js';
 import { packagesRoutes } from './packages.js';
+import { releasesRoutes } from './releases.js';
 import { repositoriesRoutes } from './repositories.js';
 import { tieringRoutes } from './tiering.js';
 import { tokensRoutes } from './tokens.js';
@@ -36,6 +37,7 @@ const MODULES: RouteModule[] = [
   tieringRoutes,
   tokensRoutes,
   holdsRoutes,
+  releasesRoutes,
 ];
 
 /**

@@ -43,6 +43,8 @@ const STATUS: Record<DomainErrorCode, number> = {
   'token-unknown': 404,
   held: 409,
   'hold-unknown': 404,
+  'release-invalid': 400,
+  'release-unknown': 404,
   unauthenticated: 401,
   denied: 403,
   'rate-limited': 429,

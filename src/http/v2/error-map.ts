@@ -71,6 +71,8 @@ const MAP: Record<DomainErrorCode, Mapping> = {
   // As a tag-immutable refusal: the registry forbids it, whoever asks.
   held: { code: 'DENIED', status: 403 },
   'hold-unknown': { code: 'UNSUPPORTED', status: 404 },
+  'release-invalid': { code: 'UNSUPPORTED', status: 400 },
+  'release-unknown': { code: 'UNSUPPORTED', status: 404 },
   unauthenticated: { code: 'UNAUTHORIZED', status: 401 },
   denied: { code: 'DENIED', status: 403 },
   'rate-limited': { code: 'TOOMANYREQUESTS', status: 429 },
