@@ -86,6 +86,12 @@ directory = "results/schemathesis/cache"
 include-operation-id = ["publishPackage", "publishPackageWithTag"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 400, 401, 403, 404, 409, 422, 429, "5xx"]
 
+# A release's platform manifest must satisfy the registered schema it names (422 metadata-invalid,
+# or schema-unknown when no such schema is registered): server state, as for a package's metadata.
+[[operations]]
+include-operation-id = "createRelease"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 401, 403, 404, 409, 422, 429, "5xx"]
+
 # Completing an upload checks the digests given against the bytes received: a well-formed digest of
 # other bytes is 400 digest-mismatch (as at /v2/). Again server state, not request shape.
 [[operations]]

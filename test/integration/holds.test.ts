@@ -132,6 +132,11 @@ describe('legal hold', () => {
     expect(
       (await putJson(r, '/api/v1/holds', { repository: 'hold/ev', tag: 'nope', reason: 'x' }, 'POST')).status,
     ).toBe(404);
+    expect((await putJson(r, '/api/v1/holds', { repository: 'hold/ev', reason: '   ' }, 'POST')).status).toBe(
+      400,
+    );
+    const both = { repository: 'hold/ev', tag: 'v1', digest: `sha256:${'a'.repeat(64)}`, reason: 'x' };
+    expect((await putJson(r, '/api/v1/holds', both, 'POST')).status).toBe(400);
     const hold = await place({ repository: 'hold/ev', reason: 'keep for 7 years' });
     const listed = (await (await r.fetch('/api/v1/holds?repository=hold/ev')).json()) as { holds: Hold[] };
     expect(listed.holds.map((h) => h.id)).toEqual([hold.id]);

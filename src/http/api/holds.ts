@@ -3,15 +3,22 @@
 // deleted or overwritten, from either API. Admin action `holds`.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { HoldRow } from '../../control-plane/hold-queries.js';
-import { requireValidName, requireValidTag } from '../../oci/names.js';
+import { requireValidName } from '../../oci/names.js';
 import { getHold, listHolds, placeHold, releaseHold } from '../../registry/holds.js';
 import type { RouteModule } from './app.js';
 import { refuseOtherMethods } from './methods.js';
-import { errorResponses, noNul, PageQuery } from './schemas.js';
+import { errorResponses, NAME_PATTERN, noNul, PageQuery, TAG_PATTERN } from './schemas.js';
 
 const TAG = ['holds'];
 
-const Reason = noNul(z.string().min(1).max(1000)).openapi({ description: 'why (recorded in the event log)' });
+/** Not blank, no NUL (one pattern, so that the document states both). */
+const REASON_PATTERN = '^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$';
+const Reason = z
+  .string()
+  .min(1)
+  .max(1000)
+  .regex(new RegExp(REASON_PATTERN), 'a reason: not blank, no NUL character')
+  .openapi({ description: 'why (recorded in the event log)', pattern: REASON_PATTERN });
 
 const Hold = z
   .object({
@@ -25,17 +32,37 @@ const Hold = z
   })
   .openapi('Hold');
 
+const Repository = z
+  .string()
+  .max(255)
+  .regex(new RegExp(NAME_PATTERN))
+  .openapi({ pattern: NAME_PATTERN, example: 'team/app' });
+
+/** The whole repository, one manifest, or one tag — never a manifest and a tag at once. */
 const NewHold = z
-  .object({
-    repository: noNul(z.string().min(1).max(255)),
-    digest: z
-      .string()
-      .regex(/^sha256:[a-f0-9]{64}$/)
-      .optional()
-      .openapi({ description: 'hold one manifest (else the whole repository, or a tag)' }),
-    tag: noNul(z.string().min(1).max(128)).optional().openapi({ description: 'hold one tag' }),
-    reason: Reason,
-  })
+  .union([
+    z.object({ repository: Repository, reason: Reason }).strict(),
+    z
+      .object({
+        repository: Repository,
+        digest: z
+          .string()
+          .regex(/^sha256:[a-f0-9]{64}$/)
+          .openapi({ description: 'hold one manifest', pattern: '^sha256:[a-f0-9]{64}$' }),
+        reason: Reason,
+      })
+      .strict(),
+    z
+      .object({
+        repository: Repository,
+        tag: z
+          .string()
+          .regex(new RegExp(TAG_PATTERN))
+          .openapi({ description: 'hold one tag', pattern: TAG_PATTERN }),
+        reason: Reason,
+      })
+      .strict(),
+  ])
   .openapi('NewHold');
 
 const HoldRelease = z.object({ reason: Reason }).openapi('HoldRelease');
@@ -121,13 +148,12 @@ function holdJson(row: HoldRow) {
 export const holdsRoutes: RouteModule = (api, ctx) => {
   api.openapi(placeRoute, async (c) => {
     const body = c.req.valid('json');
-    const repository = requireValidName(body.repository);
-    if (body.tag !== undefined) requireValidTag(body.tag);
-    const hold = await placeHold(
-      ctx,
-      { repository, ...(body.digest ? { digest: body.digest } : {}), ...(body.tag ? { tag: body.tag } : {}) },
-      body.reason,
-    );
+    const target = {
+      repository: requireValidName(body.repository),
+      ...('digest' in body ? { digest: body.digest } : {}),
+      ...('tag' in body ? { tag: body.tag } : {}),
+    };
+    const hold = await placeHold(ctx, target, body.reason);
     return c.json(holdJson(hold), 201);
   });
 

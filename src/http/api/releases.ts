@@ -16,7 +16,7 @@ import {
 } from '../../registry/releases.js';
 import type { RouteModule } from './app.js';
 import { refuseOtherMethods } from './methods.js';
-import { errorResponses, noNul, VARIANT_PATTERN } from './schemas.js';
+import { errorResponses, NAME_PATTERN, noNul, VARIANT_PATTERN } from './schemas.js';
 
 const TAG = ['releases'];
 
@@ -47,8 +47,12 @@ const AppInfo = z.object({ name: z.string(), current: Release.nullable() }).open
 
 const NewRelease = z
   .object({
-    image: noNul(z.string().min(1).max(400)).openapi({
+    // Checked by the registry, not here, so that a tag gets the answer that says why it is refused;
+    // the document states the shape (a name of at most 255 characters and a sha256 digest).
+    image: z.string().openapi({
       description: 'the image pinned by digest, repository@sha256:…; a tag is refused (400 release-invalid)',
+      pattern: `${NAME_PATTERN.slice(0, -1)}@sha256:[a-f0-9]{64}$`,
+      maxLength: 255 + '@sha256:'.length + 64,
     }),
     platform: z
       .record(z.string(), z.unknown())
