@@ -262,7 +262,7 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
       });
       return;
     case 'hold.released':
-      await tx.delete(holds).where(eq(holds.id, e.id));
+      await tx.update(holds).set({ releasedAt: at, releaseReason: e.reason }).where(eq(holds.id, e.id));
       return;
     case 'release.created':
       await tx.insert(apps).values({ name: e.app, createdSeq: seq }).onConflictDoNothing();

@@ -1,5 +1,5 @@
 // Legal holds as their view holds them.
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull } from 'drizzle-orm';
 import type { Database } from './db.js';
 import { holds } from './schema.js';
 
@@ -7,7 +7,11 @@ export type HoldRow = typeof holds.$inferSelect;
 
 /** Every hold in force on `repository` (a handful: read whole). */
 export function holdsOf(db: Database, repository: string): Promise<HoldRow[]> {
-  return db.select().from(holds).where(eq(holds.repository, repository)).orderBy(asc(holds.id));
+  return db
+    .select()
+    .from(holds)
+    .where(and(eq(holds.repository, repository), isNull(holds.releasedAt)))
+    .orderBy(asc(holds.id));
 }
 
 export async function findHold(db: Database, id: string): Promise<HoldRow | undefined> {
@@ -15,7 +19,7 @@ export async function findHold(db: Database, id: string): Promise<HoldRow | unde
   return row;
 }
 
-/** Holds in id order after `after`, of one repository or all. */
+/** Holds in force in id order after `after`, of one repository or all. */
 export function holdPage(
   db: Database,
   repository: string | undefined,
@@ -27,6 +31,7 @@ export function holdPage(
     .from(holds)
     .where(
       and(
+        isNull(holds.releasedAt),
         repository === undefined ? undefined : eq(holds.repository, repository),
         after === undefined ? undefined : gt(holds.id, after),
       ),

@@ -195,9 +195,9 @@ export const apiTokens = pgTable('api_tokens', {
 });
 
 /**
- * Legal holds in force (issue 9): on a repository, on a manifest (digest) or on a tag of it. While
- * one holds, nothing it covers may be deleted or overwritten. Released holds leave the view; the log
- * keeps both events and their reasons.
+ * Legal holds (issue 9): on a repository, on a manifest (digest) or on a tag of it. While one is in
+ * force (not released), nothing it covers may be deleted or overwritten. A released hold stays, with
+ * when and why it was released.
  */
 export const holds = pgTable(
   'holds',
@@ -211,6 +211,9 @@ export const holds = pgTable(
     reason: text('reason').notNull(),
     placedSeq: bigint('placed_seq', { mode: 'number' }).notNull(),
     placedAt: timestamp('placed_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** Set when released (the hold stays readable, no longer in force). */
+    releasedAt: timestamp('released_at', { withTimezone: true, mode: 'date' }),
+    releaseReason: text('release_reason'),
   },
   (t) => [index('holds_repository_idx').on(t.repository)],
 );

@@ -61,17 +61,20 @@ export async function placeHold(ctx: RegistryContext, target: HoldTarget, reason
 
 export async function releaseHold(ctx: RegistryContext, id: string, reason: string): Promise<HoldRow> {
   const why = requireReason(reason);
-  return withMutation(ctx, async (m) => {
+  await withMutation(ctx, async (m) => {
     const hold = await findHold(m.tx, id);
-    if (!hold) throw new DomainError('hold-unknown', 'no such hold in force', { id: id.slice(0, 64) });
+    if (!hold || hold.releasedAt !== null) {
+      throw new DomainError('hold-unknown', 'no such hold in force', { id: id.slice(0, 64) });
+    }
     await m.emit({ type: 'hold.released', id, repository: hold.repository, reason: why });
-    return hold;
   });
+  return (await findHold(ctx.db, id)) as HoldRow;
 }
 
+/** A hold, in force or released. */
 export async function getHold(ctx: RegistryContext, id: string): Promise<HoldRow> {
   const hold = await findHold(ctx.db, id);
-  if (!hold) throw new DomainError('hold-unknown', 'no such hold in force', { id: id.slice(0, 64) });
+  if (!hold) throw new DomainError('hold-unknown', 'no such hold', { id: id.slice(0, 64) });
   return hold;
 }
 

@@ -144,7 +144,16 @@ describe('legal hold', () => {
     expect((await release(hold.id, '')).status).toBe(400);
     expect((await release(hold.id, 'expired')).status).toBe(200);
     expect((await release(hold.id, 'again')).status).toBe(404);
-    expect((await r.fetch(`/api/v1/holds/${hold.id}`)).status).toBe(404);
+    // Released, it is still there to read, with when and why; it is no longer listed as in force.
+    const after = await r.fetch(`/api/v1/holds/${hold.id}`);
+    expect(after.status).toBe(200);
+    expect(await after.json()).toMatchObject({
+      id: hold.id,
+      release_reason: 'expired',
+      released_at: expect.any(String),
+    });
+    const inForce = (await (await r.fetch('/api/v1/holds?repository=hold/ev')).json()) as { holds: Hold[] };
+    expect(inForce.holds).toEqual([]);
     const events = (await (await r.fetch('/api/v1/events?type=hold.*&repository=hold/ev')).json()) as {
       events: { type: string; payload: { reason: string; actor?: { kind: string } } }[];
     };

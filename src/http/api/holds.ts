@@ -29,6 +29,9 @@ const Hold = z
     reason: z.string(),
     placed_at: z.string(),
     placed_seq: z.number().int(),
+    /** null while in force */
+    released_at: z.string().nullable(),
+    release_reason: z.string().nullable(),
   })
   .openapi('Hold');
 
@@ -111,7 +114,7 @@ const getRoute = createRoute({
   method: 'get',
   path: '/holds/{id}',
   operationId: 'getHold',
-  summary: 'A hold in force',
+  summary: 'A hold, in force or released (with when and why)',
   tags: TAG,
   request: { params: z.object({ id: IdParam }) },
   responses: { 200: { description: 'the hold', content: json(Hold) }, ...errorResponses(400, 401, 403, 404) },
@@ -128,7 +131,7 @@ const releaseRoute = createRoute({
     body: { content: { 'application/json': { schema: HoldRelease } }, required: true },
   },
   responses: {
-    200: { description: 'released: the hold as it was', content: json(Hold) },
+    200: { description: 'released: the hold, with when and why', content: json(Hold) },
     ...errorResponses(400, 401, 403, 404, 413, 415),
   },
 });
@@ -142,6 +145,8 @@ function holdJson(row: HoldRow) {
     reason: row.reason,
     placed_at: row.placedAt.toISOString(),
     placed_seq: row.placedSeq,
+    released_at: row.releasedAt?.toISOString() ?? null,
+    release_reason: row.releaseReason,
   };
 }
 
