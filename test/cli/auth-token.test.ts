@@ -1,6 +1,6 @@
 // The native CLI against a registry with authentication: it sends ARTIFACT_STORE_TOKEN (an API
 // token) and is refused without it, with the server's reason on one line.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthRegistry, json, startAuthRegistry } from '../helpers/auth-fixture.js';
@@ -30,6 +30,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await a?.close();
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 describe('native CLI with authentication', () => {
