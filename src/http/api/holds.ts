@@ -7,7 +7,7 @@ import { requireValidName } from '../../oci/names.js';
 import { getHold, listHolds, placeHold, releaseHold } from '../../registry/holds.js';
 import type { RouteModule } from './app.js';
 import { refuseOtherMethods } from './methods.js';
-import { errorResponses, NAME_PATTERN, noNul, PageQuery, TAG_PATTERN } from './schemas.js';
+import { errorResponses, jsonContent, NAME_PATTERN, noNul, PageQuery, TAG_PATTERN } from './schemas.js';
 
 const TAG = ['holds'];
 
@@ -75,8 +75,6 @@ const IdParam = z
   .regex(/^[0-9a-f-]{36}$/)
   .openapi({ param: { name: 'id', in: 'path' }, pattern: '^[0-9a-f-]{36}$' });
 
-const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-
 const placeRoute = createRoute({
   method: 'post',
   path: '/holds',
@@ -85,9 +83,9 @@ const placeRoute = createRoute({
   description:
     'While it is in force, every delete or overwrite of what it covers is refused (409 held natively, 403 DENIED at /v2/): tag moves and deletes, manifest deletes, blob deletes the held manifests need. Tiering stays allowed.',
   tags: TAG,
-  request: { body: { content: { 'application/json': { schema: NewHold } }, required: true } },
+  request: { body: { content: jsonContent(NewHold), required: true } },
   responses: {
-    201: { description: 'placed', content: json(Hold) },
+    201: { description: 'placed', content: jsonContent(Hold) },
     ...errorResponses(400, 401, 403, 404, 413, 415),
   },
 });
@@ -104,7 +102,7 @@ const listRoute = createRoute({
   responses: {
     200: {
       description: 'a page of holds',
-      content: json(z.object({ holds: z.array(Hold), next: z.string().optional() })),
+      content: jsonContent(z.object({ holds: z.array(Hold), next: z.string().optional() })),
     },
     ...errorResponses(400, 401, 403),
   },
@@ -117,7 +115,10 @@ const getRoute = createRoute({
   summary: 'A hold, in force or released (with when and why)',
   tags: TAG,
   request: { params: z.object({ id: IdParam }) },
-  responses: { 200: { description: 'the hold', content: json(Hold) }, ...errorResponses(400, 401, 403, 404) },
+  responses: {
+    200: { description: 'the hold', content: jsonContent(Hold) },
+    ...errorResponses(400, 401, 403, 404),
+  },
 });
 
 const releaseRoute = createRoute({
@@ -128,10 +129,10 @@ const releaseRoute = createRoute({
   tags: TAG,
   request: {
     params: z.object({ id: IdParam }),
-    body: { content: { 'application/json': { schema: HoldRelease } }, required: true },
+    body: { content: jsonContent(HoldRelease), required: true },
   },
   responses: {
-    200: { description: 'released: the hold, with when and why', content: json(Hold) },
+    200: { description: 'released: the hold, with when and why', content: jsonContent(Hold) },
     ...errorResponses(400, 401, 403, 404, 413, 415),
   },
 });

@@ -16,7 +16,7 @@ import {
 } from '../../registry/releases.js';
 import type { RouteModule } from './app.js';
 import { refuseOtherMethods } from './methods.js';
-import { errorResponses, NAME_PATTERN, noNul, VARIANT_PATTERN } from './schemas.js';
+import { errorResponses, jsonContent, NAME_PATTERN, noNul, VARIANT_PATTERN } from './schemas.js';
 
 const TAG = ['releases'];
 
@@ -82,10 +82,10 @@ const createDef = createRoute({
   tags: TAG,
   request: {
     params: z.object({ app: AppParam }),
-    body: { content: { 'application/json': { schema: NewRelease } }, required: true },
+    body: { content: jsonContent(NewRelease), required: true },
   },
   responses: {
-    201: { description: 'released', content: { 'application/json': { schema: Release } } },
+    201: { description: 'released', content: jsonContent(Release) },
     ...errorResponses(400, 401, 403, 404, 413, 415, 422),
   },
 });
@@ -146,7 +146,7 @@ const appDef = createRoute({
   tags: TAG,
   request: { params: z.object({ app: AppParam }) },
   responses: {
-    200: { description: 'the application', content: { 'application/json': { schema: AppInfo } } },
+    200: { description: 'the application', content: jsonContent(AppInfo) },
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -159,10 +159,10 @@ const currentDef = createRoute({
   tags: TAG,
   request: {
     params: z.object({ app: AppParam }),
-    body: { content: { 'application/json': { schema: SetCurrent } }, required: true },
+    body: { content: jsonContent(SetCurrent), required: true },
   },
   responses: {
-    200: { description: 'the application', content: { 'application/json': { schema: AppInfo } } },
+    200: { description: 'the application', content: jsonContent(AppInfo) },
     ...errorResponses(400, 401, 403, 404, 413, 415),
   },
 });

@@ -14,6 +14,9 @@ export const ErrorBody = z
   .openapi('Error');
 
 /** `{ description, content: Error }` for each status a route may fail with. */
+/** A JSON body or answer of `schema`, as a route declares its content. */
+export const jsonContent = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+
 export function errorResponses(...statuses: number[]) {
   return Object.fromEntries(
     statuses.map((status) => [

@@ -15,6 +15,7 @@ import {
   AnyDigest,
   Blake3Digest,
   errorResponses,
+  jsonContent,
   RefParam,
   RepositoryParam,
   Sha256Digest,
@@ -66,8 +67,6 @@ const PackageTierMove = z
   })
   .openapi('PackageTierMove');
 
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
-
 const putBlobTier = createRoute({
   method: 'put',
   path: '/blobs/{digest}/tier',
@@ -78,7 +77,7 @@ const putBlobTier = createRoute({
   tags: TAGS,
   request: { params: DigestParam, body: TierBody },
   responses: {
-    200: { description: 'the blob in its tier', content: json(BlobTierMove) },
+    200: { description: 'the blob in its tier', content: jsonContent(BlobTierMove) },
     ...errorResponses(400, 404, 409, 413, 415, 503),
   },
 });
@@ -93,8 +92,8 @@ const postRestore = createRoute({
   tags: TAGS,
   request: { params: DigestParam },
   responses: {
-    200: { description: 'the bytes are readable', content: json(BlobTier) },
-    202: { description: 'the restore is under way', content: json(BlobTier) },
+    200: { description: 'the bytes are readable', content: jsonContent(BlobTier) },
+    202: { description: 'the restore is under way', content: jsonContent(BlobTier) },
     ...errorResponses(400, 404),
   },
 });
@@ -112,7 +111,7 @@ const putPackageTier = createRoute({
     body: TierBody,
   },
   responses: {
-    200: { description: 'every blob in the tier', content: json(PackageTierMove) },
+    200: { description: 'every blob in the tier', content: jsonContent(PackageTierMove) },
     ...errorResponses(400, 404, 409, 413, 415, 503),
   },
 });

@@ -6,7 +6,7 @@ import type { ApiTokenRow } from '../../control-plane/api-token-queries.js';
 import { createApiToken, listApiTokens, revokeApiToken } from '../../registry/api-tokens.js';
 import type { RouteModule } from './app.js';
 import { refuseOtherMethods } from './methods.js';
-import { errorResponses, noNul, PageQuery } from './schemas.js';
+import { errorResponses, jsonContent, noNul, PageQuery } from './schemas.js';
 
 const TAG = ['tokens'];
 const DAY_MS = 24 * 3600 * 1000;
@@ -65,11 +65,11 @@ const createRouteDef = createRoute({
   description:
     'Use the secret as a Bearer token on /api/v1, or as the password of any user name on /v2/ and at /auth/token.',
   tags: TAG,
-  request: { body: { content: { 'application/json': { schema: NewToken } }, required: true } },
+  request: { body: { content: jsonContent(NewToken), required: true } },
   responses: {
     201: {
       description: 'created',
-      content: { 'application/json': { schema: TokenInfo.extend({ secret: z.string() }) } },
+      content: jsonContent(TokenInfo.extend({ secret: z.string() })),
     },
     ...errorResponses(400, 401, 403, 413, 415),
   },
