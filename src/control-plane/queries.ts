@@ -272,11 +272,16 @@ export async function allManifests(db: Database): Promise<ManifestRow[]> {
 // ---- native API: blobs by either digest, and the event log as a stream ----
 
 /** Repositories a blob is linked to, in name order, at most `limit`. */
-export async function blobRepositories(db: Database, sha256: string, limit: number): Promise<string[]> {
+export async function blobRepositories(
+  db: Database,
+  sha256: string,
+  limit: number,
+  filter: RepositoryFilter = { kind: 'all' },
+): Promise<string[]> {
   const rows = await db
     .select({ repository: repositoryBlobs.repository })
     .from(repositoryBlobs)
-    .where(eq(repositoryBlobs.sha256, sha256))
+    .where(and(eq(repositoryBlobs.sha256, sha256), repositoryCondition(filter, repositoryBlobs.repository)))
     .orderBy(asc(repositoryBlobs.repository))
     .limit(limit);
   return rows.map((r) => r.repository);

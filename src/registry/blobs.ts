@@ -1,7 +1,6 @@
 // Blob operations of the registry: lookup, reading, mount, unlink, and linking freshly stored content.
 import type { Readable } from 'node:stream';
 import { currentCaller } from '../auth/actor.js';
-import { passes } from '../auth/policy.js';
 import type { Mutation } from '../control-plane/event-log.js';
 import {
   type BlobRow,
@@ -71,10 +70,9 @@ export async function blobDetails(
   const found = await findBlob(ctx.db, digest);
   if (!found || !(await isVisible(ctx, found.sha256))) throw unknownBlob(digest);
   const blob = await refreshRestore(ctx, found);
+  // Only repositories the caller may pull, filtered in the query so that the list stays full.
   const pullable = currentCaller().access.pullable();
-  const repositories = (await blobRepositories(ctx.db, blob.sha256, LISTED_REPOSITORIES)).filter((r) =>
-    passes(pullable, r),
-  );
+  const repositories = await blobRepositories(ctx.db, blob.sha256, LISTED_REPOSITORIES, pullable);
   return { ...storedBlob(blob), repositories, restoreExpiresAt: blob.restoreExpiresAt };
 }
 
