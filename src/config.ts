@@ -1,6 +1,12 @@
 // Configuration from the environment, checked once at start-up: a wrong value stops the server with
 // one clear line naming the setting.
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import {
+  LIFECYCLE_HELP,
+  LIFECYCLE_SETTINGS,
+  type LifecycleConfig,
+  lifecycleSettings,
+} from './config-lifecycle.js';
 import { type SecurityConfig, securitySettings } from './config-security.js';
 import {
   DEFAULT_STORAGE_CLASSES,
@@ -12,7 +18,7 @@ import { isTier, TIERS, type Tier } from './data-plane/tiering.js';
 export type { RateLimit, SecurityConfig, TlsFiles } from './config-security.js';
 
 /** Every setting; the security ones (AUTH_CONFIG, TLS_*, TRUST_PROXY, limits) are in config-security.ts. */
-export interface Config extends SecurityConfig {
+export interface Config extends SecurityConfig, LifecycleConfig {
   host: string;
   port: number;
   dataDir: string;
@@ -106,6 +112,7 @@ export const SETTINGS = [
   'RATE_LIMIT',
   'RATE_LIMIT_BURST',
   'AUTH_FAILURE_LIMIT',
+  ...LIFECYCLE_SETTINGS,
 ] as const;
 
 export const CONFIG_HELP = `Environment:
@@ -150,6 +157,7 @@ export const CONFIG_HELP = `Environment:
   RESTORE_DAYS              how many days restored archived bytes stay readable (default 7)
   RESTORE_CHECK_INTERVAL    how often restores in progress and restored copies' expiry are
                             checked (default 60s)
+${LIFECYCLE_HELP}
   AUTH_CONFIG               YAML file of identities, credentials and access policy (reloaded on
                             SIGHUP); unset: no authentication, anyone who can reach the port can
                             push, overwrite and delete
@@ -229,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     restoreDays: check(() => restoreDays(env), 7),
     restoreCheckMs: check(() => duration(env, 'RESTORE_CHECK_INTERVAL', 60_000), 0),
     ...securitySettings(env, check),
+    ...lifecycleSettings(env, check),
   };
   if (errors.length > 0) throw new ConfigError(errors.join('\n'));
   return config;

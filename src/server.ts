@@ -33,6 +33,7 @@ import {
 import { createLogger } from './observability/logger.js';
 import { withTimeout } from './promises.js';
 import type { RegistryContext } from './registry/context.js';
+import { startGcSchedule } from './registry/gc.js';
 import { LogSignal } from './registry/log-signal.js';
 import { ReadCache } from './registry/read-cache.js';
 import { startRestoreTracker } from './registry/restores.js';
@@ -115,6 +116,8 @@ export async function openRegistry(config: Config, locked?: LockedDataDir): Prom
           restoreDays: config.restoreDays,
           // Only counted when authentication names the identities.
           maxUploadsPerIdentity: config.authConfig ? config.maxUploadsPerIdentity : 0,
+          gcDelayMs: config.gcDelayMs,
+          gcReferrers: config.gcReferrers,
         },
         // The embedded database belongs to this process alone, so it sees every write.
         cache: new ReadCache(database.kind === 'embedded'),
@@ -233,6 +236,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     loggingReporter(logger).error,
   );
   const stopTracker = startRestoreTracker(registry.ctx, config.restoreCheckMs, loggingReporter(logger).error);
+  const stopGc = startGcSchedule(registry.ctx, config.gcIntervalMs, loggingReporter(logger).error);
   ready(createApp(registry.ctx, { logger, auth: auth?.gate }).fetch as Fetch);
   const port = (server.address() as AddressInfo).port;
   if (!config.authConfig && !isLoopback(address)) {
@@ -280,6 +284,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       try {
         await stopSweeper();
         await stopTracker();
+        await stopGc();
         registry.ctx.logSignal.close();
         await closeServer(server, config.shutdownTimeoutMs);
       } finally {

@@ -14,7 +14,7 @@ import { InProcessLocker, type Locker } from '../data-plane/locker.js';
 import { rootCause, withTimeout } from '../promises.js';
 import { AdvisoryLocker } from './advisory-locker.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
-import { COMMIT_CHANNEL } from './event-log.js';
+import { COMMIT_CHANNEL, rebuildViewsIfOwed } from './event-log.js';
 import * as schema from './schema.js';
 
 /** The database or a transaction on it: everything that reads or writes takes this type. */
@@ -170,6 +170,7 @@ async function prepare(single: postgres.Sql, mode: MigrationMode): Promise<void>
     await db.execute(sql`select pg_advisory_lock(hashtext('artifact-store:migrations'))`);
     try {
       await migrate(db, { migrationsFolder: migrationsFolder() });
+      await rebuildViewsIfOwed(db as unknown as Database);
     } finally {
       await db.execute(sql`select pg_advisory_unlock(hashtext('artifact-store:migrations'))`);
     }

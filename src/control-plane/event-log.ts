@@ -6,7 +6,7 @@ import { asc, eq, gt, sql } from 'drizzle-orm';
 import { type Actor, currentActor } from '../auth/actor.js';
 import type { Database } from './db.js';
 import { applyEvent, type RegistryEvent } from './events.js';
-import { eventHead, events, viewTables } from './schema.js';
+import { eventHead, events, maintenance, viewTables } from './schema.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -119,6 +119,19 @@ export async function verifyEventLog(db: Database): Promise<number | undefined> 
 /** Empties every view table and replays the whole log into it; returns the number of events. */
 export async function rebuildViews(db: Database): Promise<number> {
   return db.transaction((tx) => replay(tx));
+}
+
+/**
+ * Rebuilds the views if a migration asked for it (a `rebuild-views` maintenance task: it added view
+ * columns only a replay can fill), in the transaction that clears the task. Returns whether it did.
+ */
+export async function rebuildViewsIfOwed(db: Database): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const owed = await tx.delete(maintenance).where(eq(maintenance.task, 'rebuild-views')).returning();
+    if (owed.length === 0) return false;
+    await replay(tx);
+    return true;
+  });
 }
 
 /**

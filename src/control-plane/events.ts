@@ -5,6 +5,13 @@ import type { Actor } from '../auth/actor.js';
 import type { Tier } from '../data-plane/tiering.js';
 import type { Database } from './db.js';
 import {
+  forgetManifest,
+  type ManifestReferences,
+  recordReferences,
+  touchBlob,
+  touchManifest,
+} from './reference-views.js';
+import {
   apiTokens,
   apps,
   blobs,
@@ -32,7 +39,12 @@ type EventBody =
   | { type: 'blob.committed'; sha256: string; blake3: string; size: number; sha512?: string }
   | { type: 'blob.digest-added'; sha256: string; sha512: string }
   | { type: 'blob.linked'; repository: string; sha256: string; via: 'upload' | 'mount' | 'manifest' }
-  | { type: 'blob.unlinked'; repository: string; sha256: string }
+  /** A blob the repository has was uploaded or mounted again: its GC grace period starts again. */
+  | { type: 'blob.link-refreshed'; repository: string; sha256: string; via: 'upload' | 'mount' }
+  /** `gc`: removed by garbage collection (no manifest of the repository needed it). */
+  | { type: 'blob.unlinked'; repository: string; sha256: string; gc?: true }
+  /** Garbage collection removed the blob (no link, no manifest needed it); its bytes go next. */
+  | { type: 'blob.deleted'; sha256: string; size: number }
   | {
       type: 'manifest.stored';
       repository: string;
@@ -44,6 +56,15 @@ type EventBody =
       subject?: string;
       /** For queries (absent in events written before the native namespace). */
       annotations?: Record<string, string>;
+      /** What it needs (absent in events written before GC; then backfilled, see below). */
+      references?: ManifestReferences;
+    }
+  /** The references of a manifest stored before they were recorded (read once from its bytes). */
+  | {
+      type: 'manifest.references-recorded';
+      repository: string;
+      digest: string;
+      references: ManifestReferences;
     }
   | {
       /** A native package: the manifest `digest` (its OCI projection) is that package. */
@@ -61,10 +82,12 @@ type EventBody =
     }
   | { type: 'repository.updated'; repository: string; immutableTags: boolean }
   | { type: 'schema.registered'; variant: string; schema: Record<string, unknown>; sha256: string }
-  | { type: 'manifest.deleted'; repository: string; digest: string }
+  /** `gc`: removed by garbage collection (untagged, and nothing needed it). */
+  | { type: 'manifest.deleted'; repository: string; digest: string; gc?: true }
   | { type: 'tag.set'; repository: string; tag: string; digest: string }
   | { type: 'tag.moved'; repository: string; tag: string; digest: string; previous: string }
-  | { type: 'tag.deleted'; repository: string; tag: string; digest: string }
+  /** `retention`: removed by that retention policy (issue 9). */
+  | { type: 'tag.deleted'; repository: string; tag: string; digest: string; retention?: string }
   // `repository` is absent for native sessions, whose blob belongs to no repository yet.
   | { type: 'upload.started'; id: string; repository?: string; owner?: string }
   | { type: 'upload.completed'; id: string; repository?: string; sha256: string }
@@ -102,7 +125,22 @@ type EventBody =
       platform: { address: string; sha256: string; size: number; schema: string };
       metadata?: Record<string, unknown>;
     }
-  | { type: 'release.current-set'; app: string; number: number; previous?: number; reason?: string };
+  | { type: 'release.current-set'; app: string; number: number; previous?: number; reason?: string }
+  | { type: 'gc.started'; run: string; delayMs: number; cutoffSeq: number }
+  | { type: 'gc.finished'; run: string; freed: GcCounts };
+
+/** What one garbage collection run removed (or, dry, would remove). */
+export interface GcCounts {
+  manifests: number;
+  links: number;
+  blobs: number;
+  /** Bytes of the blobs removed, stray bytes included. */
+  bytes: number;
+  /** Expired upload sessions and spool files without a session. */
+  uploads: number;
+  /** Stored bytes no blob record names (a publish whose commit never happened). */
+  strays: number;
+}
 
 /** The stored form: the event with its place in the log. */
 export interface LoggedEvent {
@@ -123,18 +161,29 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
         sha512: e.sha512 ?? null,
         size: e.size,
         createdSeq: seq,
+        referencedSeq: seq,
       });
       return;
     case 'blob.digest-added':
       await tx.update(blobs).set({ sha512: e.sha512 }).where(eq(blobs.sha256, e.sha256));
       return;
     case 'blob.linked':
-      await tx.insert(repositoryBlobs).values({ repository: e.repository, sha256: e.sha256, linkedSeq: seq });
+      await tx
+        .insert(repositoryBlobs)
+        .values({ repository: e.repository, sha256: e.sha256, linkedSeq: seq, referencedSeq: seq });
+      return;
+    case 'blob.link-refreshed':
+      await touchBlob(tx, seq, e.sha256, e.repository);
       return;
     case 'blob.unlinked':
       await tx
         .delete(repositoryBlobs)
         .where(and(eq(repositoryBlobs.repository, e.repository), eq(repositoryBlobs.sha256, e.sha256)));
+      // Unlinked by a client, the blob's grace period starts again (by GC: it may go in the same run).
+      if (!e.gc) await touchBlob(tx, seq, e.sha256);
+      return;
+    case 'blob.deleted':
+      await tx.delete(blobs).where(eq(blobs.sha256, e.sha256));
       return;
     case 'manifest.stored':
       await tx
@@ -149,14 +198,23 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
           subject: e.subject ?? null,
           storedSeq: seq,
           storedAt: at,
+          referencedSeq: seq,
           // The blob of the bytes is always recorded before the manifest (same transaction).
           address: sql`(select 'blake3:' || ${blobs.blake3} from ${blobs} where ${blobs.sha256} = ${e.sha256})`,
           annotations: e.annotations ?? null,
         })
         .onConflictDoUpdate({
           target: [manifests.repository, manifests.digest],
-          set: { storedSeq: sql`excluded.stored_seq`, storedAt: sql`excluded.stored_at` },
+          set: {
+            storedSeq: sql`excluded.stored_seq`,
+            storedAt: sql`excluded.stored_at`,
+            referencedSeq: sql`excluded.referenced_seq`,
+          },
         });
+      if (e.references) await recordReferences(tx, e.repository, e.digest, e.references);
+      return;
+    case 'manifest.references-recorded':
+      await recordReferences(tx, e.repository, e.digest, e.references);
       return;
     case 'package.published':
       await tx
@@ -183,6 +241,7 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
         .values({ variant: e.variant, schema: e.schema, sha256: e.sha256, registeredSeq: seq });
       return;
     case 'manifest.deleted':
+      await forgetManifest(tx, seq, e.repository, e.digest, e.gc === true);
       await tx
         .delete(manifests)
         .where(and(eq(manifests.repository, e.repository), eq(manifests.digest, e.digest)));
@@ -193,9 +252,12 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
         .insert(tags)
         .values({ repository: e.repository, tag: e.tag, digest: e.digest, setSeq: seq })
         .onConflictDoUpdate({ target: [tags.repository, tags.tag], set: { digest: e.digest, setSeq: seq } });
+      if (e.type === 'tag.moved') await touchManifest(tx, seq, e.repository, e.previous);
       return;
     case 'tag.deleted':
       await tx.delete(tags).where(and(eq(tags.repository, e.repository), eq(tags.tag, e.tag)));
+      // A retention policy's deletion lets the manifest go in the same run; a client's starts its grace.
+      if (e.retention === undefined) await touchManifest(tx, seq, e.repository, e.digest);
       return;
     case 'upload.started':
       await tx.insert(uploads).values({
@@ -207,6 +269,10 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
       });
       return;
     case 'upload.completed':
+      await tx.delete(uploads).where(eq(uploads.id, e.id));
+      // The client is about to use the blob (a manifest push follows): its grace period starts again.
+      await touchBlob(tx, seq, e.sha256, e.repository);
+      return;
     case 'upload.cancelled':
     case 'upload.expired':
       await tx.delete(uploads).where(eq(uploads.id, e.id));
@@ -283,5 +349,8 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
     case 'release.current-set':
       await tx.update(apps).set({ current: e.number }).where(eq(apps.name, e.app));
       return;
+    case 'gc.started':
+    case 'gc.finished':
+      return; // the record of a run; its deletions are events of their own
   }
 }

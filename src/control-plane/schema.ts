@@ -60,6 +60,11 @@ export const blobs = pgTable(
     sha512: text('sha512'),
     size: bigint('size', { mode: 'number' }).notNull(),
     createdSeq: bigint('created_seq', { mode: 'number' }).notNull(),
+    /**
+     * The last event that made the blob needed or let it go (committed, uploaded again, unlinked, a
+     * manifest of its bytes deleted): GC collects it only when that is older than GC_DELAY.
+     */
+    referencedSeq: bigint('referenced_seq', { mode: 'number' }).notNull().default(0),
     /** Where the bytes are stored (A7): hot | warm | cold | archive. */
     retrievalTier: text('retrieval_tier').notNull().default('hot'),
     /** none | in_progress | restored | expired: a restore of bytes whose tier needs one. */
@@ -82,6 +87,8 @@ export const repositoryBlobs = pgTable(
     repository: text('repository').notNull(),
     sha256: text('sha256').notNull(),
     linkedSeq: bigint('linked_seq', { mode: 'number' }).notNull(),
+    /** As blobs.referenced_seq, for the link: linked, linked again, or a manifest using it deleted. */
+    referencedSeq: bigint('referenced_seq', { mode: 'number' }).notNull().default(0),
   },
   // The second index answers "which repositories have this blob" (the native blob info).
   (t) => [
@@ -120,6 +127,13 @@ export const manifests = pgTable(
     metadataSchema: text('metadata_schema'),
     /** Typed metadata (its JSON projection, without the `schema` member). */
     metadata: jsonb('metadata'),
+    /**
+     * As blobs.referenced_seq, for the manifest: stored (again), untagged, its index or its subject
+     * deleted by a client.
+     */
+    referencedSeq: bigint('referenced_seq', { mode: 'number' }).notNull().default(0),
+    /** Its references are in manifest_references (false for manifests stored before GC, until backfilled). */
+    referencesRecorded: boolean('references_recorded').notNull().default(false),
   },
   (t) => [
     primaryKey({ columns: [t.repository, t.digest] }),
@@ -134,6 +148,33 @@ export const manifests = pgTable(
     index('manifests_package_sha256_idx').on(t.packageSha256),
   ],
 );
+
+/**
+ * What each manifest needs (issue 9, GC): its config, layers and artifact blobs (`blob`, sha256 hex)
+ * and an index's children (`manifest`, digest). Answers "does any manifest need this" with one probe.
+ */
+export const manifestReferences = pgTable(
+  'manifest_references',
+  {
+    repository: text('repository').notNull(),
+    digest: text('digest').notNull(),
+    /** blob | manifest */
+    kind: text('kind').notNull(),
+    target: text('target').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.repository, t.digest, t.kind, t.target] }),
+    index('manifest_references_target_idx').on(t.kind, t.target, t.repository),
+  ],
+);
+
+/**
+ * Work the database owes after a migration (not a view): `rebuild-views` when a migration added view
+ * columns whose values only a replay of the log gives. Done at start-up, under the migrations lock.
+ */
+export const maintenance = pgTable('maintenance', {
+  task: text('task').primaryKey(),
+});
 
 export const tags = pgTable(
   'tags',
@@ -257,6 +298,7 @@ export const viewTables = {
   blobs,
   repositoryBlobs,
   manifests,
+  manifestReferences,
   tags,
   uploads,
   metadataSchemas,

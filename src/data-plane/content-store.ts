@@ -82,6 +82,16 @@ export class ContentStore {
     return 'repaired';
   }
 
+  /** Removes a blob's bytes from every tier (garbage collection, under the blob's lock); absent is fine. */
+  async remove(sha256: string): Promise<void> {
+    await this.driver.delete(blobPath(sha256));
+  }
+
+  /** When the blob's bytes were last written, or undefined when they are not in storage. */
+  async modifiedAt(sha256: string): Promise<Date | undefined> {
+    return (await this.driver.stat(blobPath(sha256)))?.modifiedAt;
+  }
+
   /** Every stored sha256 (for verification). */
   async *list(): AsyncIterable<string> {
     for await (const prefix of this.driver.list('blobs/sha256')) {

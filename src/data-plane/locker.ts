@@ -5,6 +5,8 @@
 export interface Locker {
   /** Runs `work` while holding the lock of `key`; waiters run in arrival order. */
   run<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /** Runs `work` if the lock of `key` is free now; otherwise does nothing and answers `ran: false`. */
+  tryRun<T>(key: string, work: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
 }
 
 export class InProcessLocker implements Locker {
@@ -21,4 +23,14 @@ export class InProcessLocker implements Locker {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
+
+  async tryRun<T>(key: string, work: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.tails.has(key)) return { ran: false };
+    return { ran: true, value: await this.run(key, work) };
+  }
+}
+
+/** The lock of a blob's bytes (ADR-0011): publish → commit, tier moves, and GC's delete take it. */
+export function blobLockKey(sha256: string): string {
+  return `blob:${sha256}`;
 }

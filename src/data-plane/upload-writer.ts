@@ -14,7 +14,7 @@ import { DomainError } from '../errors.js';
 import type { ContentStore } from './content-store.js';
 import type { StorageDriver } from './driver.js';
 import { type BlobDigests, DualHasher, PortableDualHasher, type RunningHasher } from './hasher.js';
-import type { Locker } from './locker.js';
+import { blobLockKey, type Locker } from './locker.js';
 
 export interface AppendOptions {
   /** Where the client says the chunk starts (Content-Range); it must equal the session's offset. */
@@ -192,12 +192,18 @@ export class UploadWriter {
         actual: `${wrong.algorithm}:${digests[wrong.algorithm]}`,
       });
     }
-    await this.publishLocked(id, digests);
+    // Publish → commit under the blob's lock: GC deletes bytes only under it, so bytes found already
+    // there ("existed") are still there when the commit records them (ADR-0011 §4).
+    let published = false;
     try {
-      await hooks.commit(digests);
+      await this.locker.run(blobLockKey(digests.sha256), async () => {
+        await this.publishLocked(id, digests);
+        published = true;
+        await hooks.commit(digests);
+      });
     } finally {
       // Published bytes left the spool: the session is over whatever the commit did.
-      await this.discard(id);
+      if (published) await this.discard(id);
     }
     return digests;
   }

@@ -161,6 +161,9 @@ export async function mountBlob(
     await ensureRepository(m, repository);
     if (!(await isBlobLinked(m.tx, repository, still.sha256))) {
       await m.emit({ type: 'blob.linked', repository, sha256: still.sha256, via: 'mount' });
+    } else {
+      // Mounted again: a manifest push follows, so the link starts its GC grace period again.
+      await m.emit({ type: 'blob.link-refreshed', repository, sha256: still.sha256, via: 'mount' });
     }
     return true;
   });
@@ -193,17 +196,23 @@ export async function recordBlob(m: Mutation, digests: BlobDigests): Promise<Blo
   return existing;
 }
 
-/** Records the blob and links it to the repository (which comes into being if it is new). */
+/**
+ * Records the blob and links it to the repository (which comes into being if it is new). A link the
+ * repository had is refreshed when `refresh` says so: uploaded again, it starts its GC grace again.
+ */
 export async function recordAndLinkBlob(
   m: Mutation,
   repository: string,
   digests: BlobDigests,
   via: 'upload' | 'manifest',
+  refresh = false,
 ): Promise<void> {
   await recordBlob(m, digests);
   await ensureRepository(m, repository);
   if (!(await isBlobLinked(m.tx, repository, digests.sha256))) {
     await m.emit({ type: 'blob.linked', repository, sha256: digests.sha256, via });
+  } else if (refresh && via === 'upload') {
+    await m.emit({ type: 'blob.link-refreshed', repository, sha256: digests.sha256, via });
   }
 }
 

@@ -20,6 +20,9 @@ export interface RegistryLimits {
   restoreDays: number;
   /** Open upload sessions per identity (0: no limit; only counted when auth is on). */
   maxUploadsPerIdentity?: number;
+  /** GC_DELAY and GC_REFERRERS, for runs asked for through the API (default 24 h, with-subject). */
+  gcDelayMs?: number;
+  gcReferrers?: 'with-subject' | 'keep';
 }
 
 export interface RegistryContext {

@@ -3,17 +3,22 @@
 // the transaction that makes it visible checks the references again.
 import { createHash } from 'node:crypto';
 import type { Database } from '../control-plane/db.js';
+import type { Mutation } from '../control-plane/event-log.js';
 import {
+  findBlob,
   findManifest,
   findTag,
   type ManifestRow,
   missingReferences,
   tagsOf,
 } from '../control-plane/queries.js';
+import type { ManifestReferences } from '../control-plane/reference-views.js';
+import type { BlobDigests } from '../data-plane/hasher.js';
 import { type Digest, formatDigest, looksLikeDigest, parseDigest } from '../digest.js';
 import { DomainError } from '../errors.js';
 import { type ParsedManifest, parseManifest } from '../oci/manifest.js';
 import { requireValidTag } from '../oci/names.js';
+import { putFenced } from './blob-fence.js';
 import { recordBlob } from './blobs.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
 import { requireManifestNotHeld } from './holds.js';
@@ -68,28 +73,67 @@ export async function putManifest(
   }
   // Validate first: a manifest refused for its references leaves no bytes behind.
   await requireReferences(ctx.db, repository, parsed);
-  const digests = await ctx.content.put(bytes);
-  await withMutation(ctx, async (m) => {
-    // Again inside the transaction, so a blob or child unlinked meanwhile cannot slip through.
-    await requireReferences(m.tx, repository, parsed);
-    await ensureRepository(m, repository);
-    await recordBlob(m, digests);
-    if (!(await findManifest(m.tx, repository, digest))) {
-      await m.emit({
-        type: 'manifest.stored',
-        repository,
-        digest,
-        mediaType: parsed.mediaType,
-        size: bytes.byteLength,
-        sha256: digests.sha256,
-        artifactType: parsed.artifactType,
-        subject: parsed.subject,
-        ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
-      });
-    }
-    for (const tag of tags) await setTag(m, repository, tag, digest, 'replace');
-  });
+  // Under the bytes' lock from publish to commit, so GC cannot delete them in between (blob-fence).
+  await putFenced(ctx, [bytes], ([digests]) =>
+    withMutation(ctx, async (m) => {
+      await recordManifest(m, repository, { parsed, digest, digests: digests as BlobDigests });
+      for (const tag of tags) await setTag(m, repository, tag, digest, 'replace');
+    }),
+  );
   return { digest, subject: parsed.subject, tags };
+}
+
+/** A manifest whose bytes are published (putFenced), ready to be recorded under their lock. */
+export interface PublishedManifest {
+  parsed: ParsedManifest;
+  /** `sha256:<hex>` or `sha512:<hex>`: the digest it is addressed by. */
+  digest: string;
+  /** The published bytes' digests and size. */
+  digests: BlobDigests;
+}
+
+/**
+ * Inside a mutation: checks the manifest's references again (so a blob or child unlinked meanwhile
+ * cannot slip through), and records it in the repository unless it is there already.
+ */
+export async function recordManifest(
+  m: Mutation,
+  repository: string,
+  { parsed, digest, digests }: PublishedManifest,
+): Promise<void> {
+  await requireReferences(m.tx, repository, parsed);
+  await ensureRepository(m, repository);
+  await recordBlob(m, digests);
+  if (await findManifest(m.tx, repository, digest)) return;
+  const references = await referencesOf(m.tx, parsed);
+  await m.emit({
+    type: 'manifest.stored',
+    repository,
+    digest,
+    mediaType: parsed.mediaType,
+    size: digests.size,
+    sha256: digests.sha256,
+    artifactType: parsed.artifactType,
+    subject: parsed.subject,
+    ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+    references,
+  });
+}
+
+/**
+ * What the manifest needs, for GC: its blobs by sha256 (a blob named by another digest is looked up;
+ * requireReferences found it) and its children by digest.
+ */
+export async function referencesOf(db: Database, parsed: ParsedManifest): Promise<ManifestReferences> {
+  const blobs = new Set<string>();
+  for (const { parsed: digest } of parsed.blobs) {
+    if (digest.algorithm === 'sha256') blobs.add(digest.hex);
+    else {
+      const row = await findBlob(db, digest);
+      if (row) blobs.add(row.sha256);
+    }
+  }
+  return { blobs: [...blobs], manifests: [...new Set(parsed.manifests.map((d) => d.digest))] };
 }
 
 /** Resolves a reference to the stored manifest; manifest-unknown when there is none. */

@@ -6,15 +6,18 @@
 
 import type { Database } from '../control-plane/db.js';
 import { blobsBySha256, findPackageByDigest, linkedOf } from '../control-plane/package-queries.js';
+import { type BlobDigests, hashBytes } from '../data-plane/hasher.js';
 import { DomainError } from '../errors.js';
 import { CborError, type CborMap, type CborValue, decodeCanonical, encodeCanonical } from '../native/cbor.js';
 import { fromJson, toJson } from '../native/json-projection.js';
 import { EMPTY_CONFIG, OCI_MANIFEST, ociProjection, usesEmptyConfig } from '../native/oci-projection.js';
 import { type NativeManifest, parseNativeManifest } from '../native/package-manifest.js';
-import { MAX_INDEXED_ANNOTATIONS, textLength } from '../oci/manifest.js';
+import { MAX_INDEXED_ANNOTATIONS, parseManifest, textLength } from '../oci/manifest.js';
 import { requireValidTag } from '../oci/names.js';
+import { putFenced } from './blob-fence.js';
 import { recordAndLinkBlob, recordBlob } from './blobs.js';
 import { ensureRepository, type RegistryContext, withMutation } from './context.js';
+import { referencesOf } from './manifests.js';
 import { validateMetadata } from './metadata-schemas.js';
 import { setTag, type TagOutcome, type TagPolicy } from './tags.js';
 import { isClaimable } from './visibility.js';
@@ -46,12 +49,43 @@ export async function publishPackage(
   if (manifest.schema) await validateMetadata(ctx.db, manifest.schema, metadata ?? {});
   await requireFiles(ctx.db, manifest, repository);
 
-  const cbor = await ctx.content.put(bytes);
-  const address = `blake3:${cbor.blake3}`;
-  const projection = await ctx.content.put(ociProjection(manifest, address));
-  const digest = `sha256:${projection.sha256}`;
-  const empty = usesEmptyConfig(manifest) ? await ctx.content.put(EMPTY_CONFIG.bytes) : undefined;
+  const address = `blake3:${hashBytes(bytes).blake3}`;
+  const projectionBytes = ociProjection(manifest, address);
+  const contents = [bytes, projectionBytes, ...(usesEmptyConfig(manifest) ? [EMPTY_CONFIG.bytes] : [])];
+  // Under the bytes' locks from publish to commit, so GC cannot delete them in between (blob-fence).
+  return putFenced(ctx, contents, ([cbor, projection, empty]) =>
+    recordPackage(
+      ctx,
+      repository,
+      { manifest, metadata, address, projectionBytes, tag },
+      {
+        cbor: cbor as BlobDigests,
+        projection: projection as BlobDigests,
+        empty,
+      },
+    ),
+  );
+}
 
+async function recordPackage(
+  ctx: RegistryContext,
+  repository: string,
+  {
+    manifest,
+    metadata,
+    address,
+    projectionBytes,
+    tag,
+  }: {
+    manifest: NativeManifest;
+    metadata: Record<string, unknown> | undefined;
+    address: string;
+    projectionBytes: Uint8Array;
+    tag: { name: string; policy: TagPolicy } | undefined;
+  },
+  { cbor, projection, empty }: { cbor: BlobDigests; projection: BlobDigests; empty: BlobDigests | undefined },
+): Promise<Published> {
+  const digest = `sha256:${projection.sha256}`;
   return withMutation(ctx, async (m) => {
     // Again inside the transaction: a file's blob may have gone meanwhile.
     await requireFiles(m.tx, manifest, repository);
@@ -76,6 +110,7 @@ export async function publishPackage(
         sha256: projection.sha256,
         artifactType: manifest.artifactType,
         ...(manifest.subject ? { subject: manifest.subject.sha256 } : {}),
+        references: await referencesOf(m.tx, parseManifest(projectionBytes, OCI_MANIFEST)),
       });
     }
     const created = existing?.packageSha256 == null;
@@ -95,7 +130,7 @@ export async function publishPackage(
           : {}),
       });
     }
-    const result: Published = { address, digest, size: bytes.byteLength, created };
+    const result: Published = { address, digest, size: cbor.size, created };
     if (tag)
       result.tag = { name: tag.name, outcome: await setTag(m, repository, tag.name, digest, tag.policy) };
     return result;

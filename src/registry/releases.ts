@@ -13,10 +13,12 @@ import {
   type ReleaseRow,
   releasePage,
 } from '../control-plane/release-queries.js';
+import type { BlobDigests } from '../data-plane/hasher.js';
 import { DomainError } from '../errors.js';
 import { CborError, decodeCanonical, encodeCanonical } from '../native/cbor.js';
 import { fromJson, type JsonValue, toJson } from '../native/json-projection.js';
 import { isValidName } from '../oci/names.js';
+import { putFenced } from './blob-fence.js';
 import { recordBlob } from './blobs.js';
 import { type RegistryContext, withMutation } from './context.js';
 import { validateMetadata } from './metadata-schemas.js';
@@ -88,36 +90,38 @@ export async function createRelease(
       limit: ctx.limits.maxManifestBytes,
     });
   }
-  const stored = await ctx.content.put(bytes);
-  const number = await withMutation(ctx, async (m) => {
-    // The image must exist now, in this transaction (a delete may have raced the request).
-    if (!(await findManifest(m.tx, repository, digest))) throw imageUnknown(release.image);
-    await recordBlob(m, stored);
-    const number = (await lastReleaseNumber(m.tx, app)) + 1;
-    await m.emit({
-      type: 'release.created',
-      app,
-      number,
-      repository,
-      digest,
-      platform: {
-        address: `blake3:${stored.blake3}`,
-        sha256: stored.sha256,
-        size: stored.size,
-        schema: release.schema,
-      },
-      ...(release.metadata ? { metadata: release.metadata } : {}),
-    });
-    if (release.makeCurrent !== false) {
-      const previous = (await findApp(m.tx, app))?.current ?? undefined;
+  const number = await putFenced(ctx, [bytes], ([platform]) => {
+    const stored = platform as BlobDigests;
+    return withMutation(ctx, async (m) => {
+      // The image must exist now, in this transaction (a delete may have raced the request).
+      if (!(await findManifest(m.tx, repository, digest))) throw imageUnknown(release.image);
+      await recordBlob(m, stored);
+      const number = (await lastReleaseNumber(m.tx, app)) + 1;
       await m.emit({
-        type: 'release.current-set',
+        type: 'release.created',
         app,
         number,
-        ...(previous !== undefined && previous !== null ? { previous } : {}),
+        repository,
+        digest,
+        platform: {
+          address: `blake3:${stored.blake3}`,
+          sha256: stored.sha256,
+          size: stored.size,
+          schema: release.schema,
+        },
+        ...(release.metadata ? { metadata: release.metadata } : {}),
       });
-    }
-    return number;
+      if (release.makeCurrent !== false) {
+        const previous = (await findApp(m.tx, app))?.current ?? undefined;
+        await m.emit({
+          type: 'release.current-set',
+          app,
+          number,
+          ...(previous !== undefined && previous !== null ? { previous } : {}),
+        });
+      }
+      return number;
+    });
   });
   return (await findRelease(ctx.db, app, number)) as ReleaseRow;
 }

@@ -8,6 +8,7 @@ import type { RegistryEvent } from '../control-plane/events.js';
 import { type BlobRow, findBlob } from '../control-plane/queries.js';
 import { restoringBlobs } from '../control-plane/tier-queries.js';
 import { blobPath } from '../data-plane/content-store.js';
+import { blobLockKey } from '../data-plane/locker.js';
 import type { Tier } from '../data-plane/tiering.js';
 import type { Digest } from '../digest.js';
 import { formatDigest } from '../digest.js';
@@ -34,7 +35,7 @@ export async function restoreBlob(ctx: RegistryContext, digest: Digest): Promise
   if (!found || !(await isVisible(ctx, found.sha256)))
     throw new DomainError('blob-unknown', 'blob unknown to registry', { digest: formatDigest(digest) });
   const sha256 = found.sha256;
-  return ctx.locker.run(lockKey(sha256), async () => {
+  return ctx.locker.run(blobLockKey(sha256), async () => {
     const { blob: before } = await refreshLocked(ctx, (await findBlob(ctx.db, digest)) ?? found, new Date());
     const waiting = before.restoreStatus === 'in_progress' || before.restoreStatus === 'restored';
     if (!ctx.tiering.needsRestore(before.retrievalTier as Tier) || waiting) return before;
@@ -67,7 +68,7 @@ export async function refreshRestore(
 
 function refresh(ctx: RegistryContext, blob: BlobRow, now: Date): Promise<Refreshed> {
   if (!isFollowed(blob)) return Promise.resolve({ blob });
-  return ctx.locker.run(lockKey(blob.sha256), async () => {
+  return ctx.locker.run(blobLockKey(blob.sha256), async () => {
     const current = await findBlob(ctx.db, { algorithm: 'sha256', hex: blob.sha256 });
     return current ? refreshLocked(ctx, current, now) : { blob };
   });
@@ -156,8 +157,4 @@ async function refreshLocked(ctx: RegistryContext, blob: BlobRow, now: Date): Pr
 /** The storage's expiry, or (a storage that gives none) `days` from now. */
 function expiry(expiresAt: Date | undefined, days: number, now = new Date()): string {
   return (expiresAt ?? new Date(now.getTime() + days * DAY_MS)).toISOString();
-}
-
-function lockKey(sha256: string): string {
-  return `blob:${sha256}`;
 }

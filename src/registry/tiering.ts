@@ -6,6 +6,7 @@
 import { type BlobRow, findBlob, findManifest, type ManifestRow } from '../control-plane/queries.js';
 import { manifestBytesAmong } from '../control-plane/tier-queries.js';
 import { blobPath } from '../data-plane/content-store.js';
+import { blobLockKey } from '../data-plane/locker.js';
 import { ObjectArchivedError, type Tier } from '../data-plane/tiering.js';
 import { type Digest, formatDigest } from '../digest.js';
 import { DomainError, isDomainError } from '../errors.js';
@@ -112,7 +113,7 @@ export async function movePackageToTier(
 /** Moves under the blob's lock: storage first, then the event, once, if the view still differs. */
 function moveLocked(ctx: RegistryContext, sha256: string, tier: Tier): Promise<TierMove> {
   const digest: Digest = { algorithm: 'sha256', hex: sha256 };
-  return ctx.locker.run(`blob:${sha256}`, async () => {
+  return ctx.locker.run(blobLockKey(sha256), async () => {
     const before = await findBlob(ctx.db, digest);
     if (!before)
       throw new DomainError('blob-unknown', 'blob unknown to registry', { digest: `sha256:${sha256}` });

@@ -50,6 +50,17 @@ export async function sweepUploads(
   return result;
 }
 
+/** How many sessions a sweep now would end or remove (a dry run's count; nothing changes). */
+export async function countStaleUploads(ctx: RegistryContext, now = Date.now()): Promise<number> {
+  const sessions = new Set((await openUploads(ctx.db)).map((row) => row.id));
+  let stale = 0;
+  for await (const { id, modifiedAt } of ctx.uploads.sessions()) {
+    const idle = now - (modifiedAt?.getTime() ?? 0);
+    if (idle > (sessions.has(id) ? ctx.limits.uploadExpiryMs : ORPHAN_GRACE_MS)) stale++;
+  }
+  return stale;
+}
+
 /** Expires one session if, under its lock, it is still open and still idle. */
 async function expire(
   ctx: RegistryContext,

@@ -127,7 +127,7 @@ export async function storeBlob(
   length: number | undefined,
 ): Promise<string> {
   await ctx.uploads.store(body, digest, { expectedLength: length }, (digests: BlobDigests) =>
-    withMutation(ctx, (m) => recordAndLinkBlob(m, repository, digests, 'upload')),
+    withMutation(ctx, (m) => recordAndLinkBlob(m, repository, digests, 'upload', true)),
   );
   return formatDigest(digest);
 }

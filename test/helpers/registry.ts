@@ -18,7 +18,7 @@ export interface TestRegistry extends RunningRegistry {
   dataDir: string;
   /** One node's own URL (the registry's URL but with TEST_NODES=2, where that is the proxy's). */
   nodeUrl: string;
-  /** The JSON log lines the server wrote so far (none unless LOG_LEVEL is set). */
+  /** The JSON log lines the server wrote so far (errors only, unless LOG_LEVEL says otherwise). */
   logs(): string[];
   /** fetch relative to the registry root */
   fetch(path: string, init?: RequestInit): Promise<Response>;
@@ -92,11 +92,12 @@ export async function startTestRegistry(env: Record<string, string> = {}): Promi
     return behindProxy(started);
   }
   const dataDir = await tempDataDir();
-  // Request logs off unless a test asks for them (they would fill the test output).
+  // Errors only, kept in memory (never printed), so that a failing test can say what the server hit;
+  // request logs only when a test asks for them.
   const config = loadConfig({
     PORT: '0',
     DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: 'error',
     ...(env.BLOB_STORE ? {} : freshBlobStore()),
     ...env,
   });
@@ -199,4 +200,18 @@ export async function pushImage(
 export async function errorCode(res: Response): Promise<string> {
   expect(res.headers.get('content-type')).toBe('application/json');
   return ((await res.json()) as { errors: { code: string }[] }).errors[0]!.code;
+}
+
+/**
+ * For an assertion message: the answers that are not `expected` (status and body) and the errors the
+ * server logged, so that a failure in CI names its cause. Reads the bodies of those answers.
+ */
+export async function explainStatuses(
+  r: TestRegistry,
+  answers: Response[],
+  expected: number,
+): Promise<string> {
+  const wrong = answers.filter((a) => a.status !== expected);
+  const bodies = await Promise.all(wrong.map(async (a) => `${a.status} ${(await a.text()).slice(0, 500)}`));
+  return [...bodies, ...r.logs().filter((line) => line.includes('"level":"error"'))].join('\n');
 }

@@ -4,7 +4,14 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyEventLog } from '../../src/control-plane/event-log.js';
 import { blobs, manifests, repositoryBlobs } from '../../src/control-plane/schema.js';
-import { digestOf, pushBlob, pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
+import {
+  digestOf,
+  explainStatuses,
+  pushBlob,
+  pushImage,
+  startTestRegistry,
+  type TestRegistry,
+} from '../helpers/registry.js';
 
 let r: TestRegistry;
 beforeAll(async () => {
@@ -30,7 +37,8 @@ describe('concurrency', () => {
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) => (i % 2 ? chunked() : monolithic())),
     );
-    expect(results.map((res) => res.status)).toEqual(Array(10).fill(201));
+    const statuses = results.map((res) => res.status);
+    expect(statuses, await explainStatuses(r, results, 201)).toEqual(Array(10).fill(201));
     const sha = digest.slice('sha256:'.length);
     expect(await r.ctx.db.select().from(blobs).where(eq(blobs.sha256, sha))).toHaveLength(1);
     expect(await r.ctx.db.select().from(repositoryBlobs).where(eq(repositoryBlobs.sha256, sha))).toHaveLength(

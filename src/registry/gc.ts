@@ -1,0 +1,243 @@
+// Online garbage collection (issue 9, ADR-0011): while pushes go on, on one node at a time, frees
+// what nothing needs — untagged manifests no index, release, hold or live subject keeps; links no
+// manifest of their repository needs; blobs nothing links or needs, and their bytes; then what was
+// left behind (expired upload sessions, spool files, staged writes, bytes never committed).
+// Each phase selects candidates outside the log's lock and deletes them in small mutations that
+// re-check every condition (gc-queries.ts); bytes go only under the blob's lock (blob-fence.ts), after
+// the `blob.deleted` that records it committed. A crash between two steps leaves stray bytes at
+// worst, which a later run frees. A dry run walks the same cascade and changes nothing.
+import { randomUUID } from 'node:crypto';
+import type { GcCounts } from '../control-plane/events.js';
+import {
+  collectableBlobs,
+  collectableLinks,
+  collectableManifests,
+  type GcRules,
+  seqAt,
+} from '../control-plane/gc-queries.js';
+import { withBlobLocks } from './blob-fence.js';
+import type { RegistryContext } from './context.js';
+import { withMutation } from './context.js';
+import { recordMissingReferences } from './gc-backfill.js';
+import { freeLeftovers } from './gc-leftovers.js';
+import { runEvery } from './periodic.js';
+
+export interface GcOptions {
+  /** Report what would be freed; delete nothing. */
+  dryRun?: boolean;
+  /** What became unreferenced less than this long ago stays (GC_DELAY). */
+  delayMs: number;
+  referrers: GcRules['referrers'];
+  /** Called after each step with the counts so far. */
+  onProgress?: (progress: GcProgress) => void;
+}
+
+export type GcPhase = 'references' | 'manifests' | 'links' | 'blobs' | 'leftovers' | 'done';
+
+export interface GcProgress {
+  phase: GcPhase;
+  freed: GcCounts;
+}
+
+export interface GcReport {
+  run: string;
+  dryRun: boolean;
+  /** Only what the log last touched at or before this seq was considered. */
+  cutoffSeq: number;
+  freed: GcCounts;
+  /** Repositories left alone: a manifest in them whose references could not be read. */
+  skipped: string[];
+}
+
+/** Candidates read per query, and deletions per mutation (the log's lock is held that long). */
+const SELECT_BATCH = 500;
+const DELETE_BATCH = 100;
+
+/** The lock that keeps GC to one run at a time, across nodes. */
+export const GC_LOCK = 'gc';
+
+/** GC_DELAY and GC_REFERRERS as the registry was started with. */
+export function configuredRules(ctx: RegistryContext): Pick<GcOptions, 'delayMs' | 'referrers'> {
+  return { delayMs: ctx.limits.gcDelayMs ?? 86_400_000, referrers: ctx.limits.gcReferrers ?? 'with-subject' };
+}
+
+/**
+ * Runs GC every `intervalMs` (0: never) on whichever node is free to; a run another node is doing
+ * makes this one's turn a no-op. Failures are reported, not fatal.
+ */
+export function startGcSchedule(
+  ctx: RegistryContext,
+  intervalMs: number,
+  report: (error: unknown) => void,
+): () => Promise<void> {
+  if (intervalMs <= 0) return async () => {};
+  return runEvery(intervalMs, () => collectGarbageIfIdle(ctx, configuredRules(ctx)), report);
+}
+
+/** Runs GC now, after any run in progress (on this node or another) has finished. */
+export function collectGarbage(ctx: RegistryContext, options: GcOptions): Promise<GcReport> {
+  return ctx.locker.run(GC_LOCK, () => runGc(ctx, options));
+}
+
+/** Runs GC unless one is running somewhere (a scheduled run: another node's will do). */
+export async function collectGarbageIfIdle(
+  ctx: RegistryContext,
+  options: GcOptions,
+): Promise<GcReport | undefined> {
+  const outcome = await ctx.locker.tryRun(GC_LOCK, () => runGc(ctx, options));
+  return outcome.ran ? outcome.value : undefined;
+}
+
+async function runGc(ctx: RegistryContext, options: GcOptions): Promise<GcReport> {
+  const dryRun = options.dryRun === true;
+  const run = randomUUID();
+  const freed: GcCounts = { manifests: 0, links: 0, blobs: 0, bytes: 0, uploads: 0, strays: 0 };
+  const progress = (phase: GcPhase) => options.onProgress?.({ phase, freed: { ...freed } });
+  const cutoffSeq = await seqAt(ctx.db, new Date(Date.now() - options.delayMs));
+  if (!dryRun) {
+    await withMutation(ctx, (m) => m.emit({ type: 'gc.started', run, delayMs: options.delayMs, cutoffSeq }));
+  }
+  const blocked = await recordMissingReferences(ctx);
+  progress('references');
+  const rules: GcRules = {
+    cutoffSeq,
+    referrers: options.referrers,
+    blocked,
+    excluded: { manifests: [], links: [] },
+  };
+  await manifestsPhase(ctx, rules, dryRun, freed, () => progress('manifests'));
+  await linksPhase(ctx, rules, dryRun, freed, () => progress('links'));
+  // A blob may be needed by a manifest whose references are unknown: none goes while one is.
+  if (blocked.length === 0) await blobsPhase(ctx, rules, dryRun, freed, () => progress('blobs'));
+  const leftovers = await freeLeftovers(ctx, { dryRun, delayMs: options.delayMs });
+  freed.uploads += leftovers.uploads;
+  freed.strays += leftovers.strays;
+  freed.bytes += leftovers.bytes;
+  progress('leftovers');
+  if (!dryRun) await withMutation(ctx, (m) => m.emit({ type: 'gc.finished', run, freed }));
+  progress('done');
+  return { run, dryRun, cutoffSeq, freed, skipped: blocked };
+}
+
+/**
+ * Selects, deletes (or, dry, counts) and selects again until nothing is left: what a deletion lets
+ * go (an index's children) comes up in a later round. Stops when a round frees nothing.
+ */
+async function rounds<K>(
+  select: () => Promise<K[]>,
+  free: (batch: K[]) => Promise<number>,
+  step: () => void,
+): Promise<void> {
+  for (;;) {
+    const candidates = await select();
+    let freedNow = 0;
+    for (let i = 0; i < candidates.length; i += DELETE_BATCH) {
+      freedNow += await free(candidates.slice(i, i + DELETE_BATCH));
+      step();
+    }
+    if (freedNow === 0) return;
+  }
+}
+
+async function manifestsPhase(
+  ctx: RegistryContext,
+  rules: GcRules,
+  dryRun: boolean,
+  freed: GcCounts,
+  step: () => void,
+): Promise<void> {
+  const key = (m: { repository: string; digest: string }) => `${m.repository} ${m.digest}`;
+  await rounds(
+    () => collectableManifests(ctx.db, rules, SELECT_BATCH),
+    async (batch) => {
+      if (dryRun) {
+        rules.excluded.manifests.push(...batch.map(key));
+        freed.manifests += batch.length;
+        return batch.length;
+      }
+      const gone = await withMutation(ctx, async (m) => {
+        const still = await collectableManifests(m.tx, rules, batch.length, batch.map(key));
+        for (const { repository, digest } of still) {
+          await m.emit({ type: 'manifest.deleted', repository, digest, gc: true });
+        }
+        return still.length;
+      });
+      freed.manifests += gone;
+      return gone;
+    },
+    step,
+  );
+}
+
+async function linksPhase(
+  ctx: RegistryContext,
+  rules: GcRules,
+  dryRun: boolean,
+  freed: GcCounts,
+  step: () => void,
+): Promise<void> {
+  const key = (l: { repository: string; sha256: string }) => `${l.repository} ${l.sha256}`;
+  await rounds(
+    () => collectableLinks(ctx.db, rules, SELECT_BATCH),
+    async (batch) => {
+      if (dryRun) {
+        rules.excluded.links.push(...batch.map(key));
+        freed.links += batch.length;
+        return batch.length;
+      }
+      const gone = await withMutation(ctx, async (m) => {
+        const still = await collectableLinks(m.tx, rules, batch.length, batch.map(key));
+        for (const { repository, sha256 } of still) {
+          await m.emit({ type: 'blob.unlinked', repository, sha256, gc: true });
+        }
+        return still.length;
+      });
+      freed.links += gone;
+      return gone;
+    },
+    step,
+  );
+}
+
+async function blobsPhase(
+  ctx: RegistryContext,
+  rules: GcRules,
+  dryRun: boolean,
+  freed: GcCounts,
+  step: () => void,
+): Promise<void> {
+  const counted: string[] = [];
+  await rounds(
+    () => collectableBlobs(ctx.db, rules, SELECT_BATCH, { excludedBlobs: counted }),
+    async (batch) => {
+      let gone = 0;
+      for (const blob of batch) {
+        if (dryRun) counted.push(blob.sha256);
+        else if (!(await deleteBlob(ctx, rules, blob.sha256))) continue;
+        gone++;
+        freed.blobs++;
+        freed.bytes += blob.size;
+      }
+      return gone;
+    },
+    step,
+  );
+}
+
+/**
+ * One blob, under its lock: re-checked and recorded gone in a mutation, then its bytes deleted. A
+ * completion of the same content waits for the lock and then finds no record: it publishes the bytes
+ * again and records the blob anew.
+ */
+function deleteBlob(ctx: RegistryContext, rules: GcRules, sha256: string): Promise<boolean> {
+  return withBlobLocks(ctx, [sha256], async () => {
+    const recorded = await withMutation(ctx, async (m) => {
+      const [still] = await collectableBlobs(m.tx, rules, 1, { sha256 });
+      if (!still) return false;
+      await m.emit({ type: 'blob.deleted', sha256, size: still.size });
+      return true;
+    });
+    if (recorded) await ctx.content.remove(sha256);
+    return recorded;
+  });
+}
