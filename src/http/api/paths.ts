@@ -12,10 +12,17 @@ const SUFFIXES = [
   /\/tags$/,
 ];
 
+/** Only POSTed to: a GET of a repository whose name ends in `/imports` stays that repository's. */
+const POST_SUFFIX = /\/imports$/;
+
 export function routingPath(request: Request): string {
   const path = getPath(request);
   if (!path.startsWith(PREFIX)) return path;
   const rest = path.slice(PREFIX.length);
+  if (request.method === 'POST') {
+    const match = POST_SUFFIX.exec(rest);
+    if (match && match.index > 0) return PREFIX + encodeName(rest.slice(0, match.index)) + match[0];
+  }
   for (const suffix of SUFFIXES) {
     const match = suffix.exec(rest);
     if (match && match.index > 0) return PREFIX + encodeName(rest.slice(0, match.index)) + match[0];

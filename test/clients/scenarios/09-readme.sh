@@ -10,7 +10,7 @@
 # run's $REG, because the test server listens on a free port. Fails, naming them, if any block fails
 # or if the README's list of examples is not the expected one.
 source "$ROOT/test/clients/lib.sh"
-EXPECTED="tiering oras crane cosign-v2 cosign-v3 skopeo regctl native-api native-cli"
+EXPECTED="tiering oras crane cosign-v2 cosign-v3 skopeo regctl import-export native-api native-cli"
 
 step "extract the marked blocks from README.md"
 mkdir blocks

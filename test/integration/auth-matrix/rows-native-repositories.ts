@@ -12,7 +12,7 @@ import {
   type Row,
   uniquePackage,
 } from './row.js';
-import { S } from './world.js';
+import { IMAGE, S } from './world.js';
 
 /** A new package of the file in r/app, made unique by an annotation `key`. */
 const packageBody = (col: Column, key: string) =>
@@ -107,6 +107,22 @@ export const NATIVE_REPOSITORY_ROWS: Row[] = [
       return {};
     },
     request: (col) => ({ method: 'DELETE', path: `/api/v1/repositories/r/app/tags/dt-${col.slug}` }),
+  },
+  {
+    name: 'POST /repositories/{repo}/imports',
+    op: 'post /repositories/{repo}/imports',
+    api: 'native',
+    need: push('r/app'),
+    ok: 200,
+    request: (col) => ({
+      method: 'POST',
+      path: '/api/v1/repositories/r/app/imports',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({
+        manifests: [{ mediaType: IMAGE, bytes: S.manifest.bytes.toString('base64') }],
+        tags: { [`im-${col.slug}`]: S.manifest.digest },
+      }),
+    }),
   },
   {
     name: 'GET /repositories/{repo}/packages',
