@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 // artifact-store command line: `serve` runs the registry; `verify` and `events` check and repair a
-// stopped one (they take DATA_DIR's lock, as the server does); `events tail`, `push`, `pull`, `tier`
-// and `restore` talk to a running one over the native API.
+// stopped one (they take DATA_DIR's lock, as the server does), and `restore <backup-dir>` fills an
+// empty stopped one; `events tail`, `push`, `pull`, `import`, `export`, `tier`, `backup` and
+// `restore <digest>` and `gc` talk to a running one over the native API (and /v2/).
 import { readFileSync } from 'node:fs';
+import { BACKUP_HELP, backup } from './cli/backup.js';
 import { runClientCommand } from './cli/client.js';
 import { eventsTail } from './cli/events-tail.js';
+import { EXPORT_HELP, exportLayout } from './cli/export.js';
+import { GC_HELP, gc } from './cli/gc.js';
+import { IMPORT_HELP, importLayout } from './cli/import.js';
 import { migrate } from './cli/migrate.js';
 import { PULL_HELP, pull } from './cli/pull.js';
 import { PUSH_HELP, push } from './cli/push.js';
+import { isBackupRestore, RESTORE_BACKUP_HELP, restoreBackup } from './cli/restore-backup.js';
 import { RESTORE_HELP, restore, TIER_HELP, tier } from './cli/tiering.js';
 import { CONFIG_HELP, type Config, ConfigError, loadConfig } from './config.js';
 import { extractConfigFlag, readConfigFile } from './config-file.js';
@@ -37,8 +43,13 @@ Commands:
                         to $ARTIFACT_STORE_URL, else http://127.0.0.1:5000
   ${PUSH_HELP}
   ${PULL_HELP}
+  ${IMPORT_HELP}
+  ${EXPORT_HELP}
   ${TIER_HELP}
   ${RESTORE_HELP}
+  ${RESTORE_BACKUP_HELP}
+  ${BACKUP_HELP}
+  ${GC_HELP}
   --version             print the version
   help                  show this help
 
@@ -47,8 +58,10 @@ ${CONFIG_HELP}
 A --config file is YAML with the same settings in lower case (port: 5000, data_dir: /srv/data, …);
 the environment wins over it.
 
-The commands that talk to a running server (events tail, push, pull, tier, restore) send
-$ARTIFACT_STORE_TOKEN, an API token (ast_…), when the registry wants credentials (AUTH_CONFIG).
+The commands that talk to a running server (events tail, push, pull, import, export, tier,
+restore <digest>, backup, gc) send $ARTIFACT_STORE_TOKEN, an API token (ast_…), when the registry
+wants credentials (AUTH_CONFIG); a backup's must be an admin's with the "events" admin action who
+may pull every repository.
 `;
 
 function version(): string {
@@ -98,10 +111,20 @@ async function main(argv: string[]): Promise<number> {
       return runClientCommand('push', () => push(rest));
     case 'pull':
       return runClientCommand('pull', () => pull(rest));
+    case 'import':
+      return runClientCommand('import', () => importLayout(rest));
+    case 'export':
+      return runClientCommand('export', () => exportLayout(rest));
     case 'tier':
       return runClientCommand('tier', () => tier(rest));
     case 'restore':
+      // restore <digest>: one archived blob, on a running server; restore <dir>: a whole backup, offline.
+      if (isBackupRestore(rest)) return restoreBackup(rest, settings);
       return runClientCommand('restore', () => restore(rest));
+    case 'backup':
+      return runClientCommand('backup', () => backup(rest));
+    case 'gc':
+      return runClientCommand('gc', () => gc(rest));
     default:
       process.stderr.write(`artifact-store: unknown command "${command}" (try --help)\n`);
       return 2;

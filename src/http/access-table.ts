@@ -66,11 +66,13 @@ const NATIVE: NativeRule[] = [
   ['PUT', /^\/repositories\/([^/]+)\/packages\/[^/]+\/tier$/, () => ({ kind: 'admin', action: 'tiering' })],
   [/^(PUT|POST)$/, /^\/repositories\/([^/]+)\/(tags\/[^/]+|packages(\/[^/]+)?)$/, push],
   ['DELETE', /^\/repositories\/([^/]+)\/(tags|packages)\/[^/]+$/, remove],
+  ['POST', /^\/repositories\/([^/]+)\/imports$/, push],
   ['PUT', /^\/blobs\/[^/]+\/tier$/, () => ({ kind: 'admin', action: 'tiering' })],
   ['PUT', /^\/schemas\/[^/]+$/, () => ({ kind: 'admin', action: 'schemas' })],
   [/.*/, /^\/uploads(\/.*)?$/, () => ({ kind: 'pusher' })],
   [/.*/, /^\/tokens(\/.*)?$/, authenticated],
   [/.*/, /^\/holds(\/.*)?$/, () => ({ kind: 'admin', action: 'holds' })],
+  [/.*/, /^\/gc$/, () => ({ kind: 'admin', action: 'gc' })],
   [/^(POST|PUT)$/, /^\/apps\/[^/]+\/(releases|current)$/, () => ({ kind: 'admin', action: 'releases' })],
 ];
 

@@ -34,7 +34,13 @@ done
 source "$HERE/server.sh"
 prepare_suite artifact-store-clients
 
+# Garbage collection frees what became unreferenced 5 s ago (13-gc.sh); 24 h would keep everything.
+export GC_DELAY=${GC_DELAY:-5s}
 start_server "$WORK/data" "$WORK/server.log"
+# The blob store's folder, where 13-gc.sh measures what gc freed (none when SERVE puts it elsewhere).
+STORE_DIR=
+[ -z "${SERVE:-}" ] && STORE_DIR=$WORK/data/blobs
+export STORE_DIR
 REG=127.0.0.1:$SERVER_PORT
 echo "registry at http://$REG; work dir $WORK$([ "${KEEP_WORK:-}" = 1 ] && echo ' (kept)')"
 clients=

@@ -8,6 +8,7 @@ import { withCaller } from '../../src/auth/actor.js';
 import { readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
 import { events } from '../../src/control-plane/schema.js';
 import { createApiToken, revokeApiToken } from '../../src/registry/api-tokens.js';
+import { collectGarbage } from '../../src/registry/gc.js';
 import { trackRestores } from '../../src/registry/restores.js';
 import { sweepUploads } from '../../src/registry/upload-expiry.js';
 import { publish, putJson, storeFile } from '../helpers/native.js';
@@ -121,6 +122,20 @@ async function exerciseEveryMutation() {
   expect((await putJson(r, '/api/v1/apps/log-app/releases', body, 'POST')).status).toBe(201);
   expect((await putJson(r, '/api/v1/apps/log-app/releases', body, 'POST')).status).toBe(201);
   expect((await putJson(r, '/api/v1/apps/log-app/current', { release: 1 })).status).toBe(200);
+  // Mounted again where it is linked: the link's GC grace starts again (blob.link-refreshed).
+  const again = await pushBlob(r, 'log/g', randomBytes(90));
+  await r.fetch(`/v2/log/g/blobs/uploads/?mount=${again}&from=log/g`, { method: 'POST' });
+  // GC: a manifest stored before references were recorded is backfilled, then what nothing needs goes.
+  const old = await pushImage(r, 'log/g', 'kept', [randomBytes(20)]);
+  await r.ctx.db.execute(
+    sql`update manifests set references_recorded = false where repository = 'log/g' and digest = ${old.digest}`,
+  );
+  await r.ctx.db.execute(
+    sql`delete from manifest_references where repository = 'log/g' and digest = ${old.digest}`,
+  );
+  const report = await collectGarbage(r.ctx, { delayMs: 0, referrers: 'with-subject' });
+  expect(report.freed.manifests).toBeGreaterThan(0);
+  expect(report.freed.blobs).toBeGreaterThan(0);
 }
 
 describe('event log', () => {
@@ -155,6 +170,11 @@ describe('event log', () => {
       'blob.restore-requested',
       'blob.restored',
       'blob.restore-expired',
+      'blob.link-refreshed',
+      'blob.deleted',
+      'manifest.references-recorded',
+      'gc.started',
+      'gc.finished',
     ]) {
       expect(types, type).toContain(type);
     }

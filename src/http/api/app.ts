@@ -7,12 +7,15 @@ import { bodyLimit } from 'hono/body-limit';
 import { DomainError } from '../../errors.js';
 import { jsonNestingDepth, MAX_JSON_DEPTH } from '../../json-depth.js';
 import type { RegistryContext } from '../../registry/context.js';
+import { MAX_IMPORT_BODY_BYTES } from '../../registry/imports.js';
 import type { Env } from '../request.js';
 import type { ErrorReporter } from '../v2/error-map.js';
 import { blobsRoutes } from './blobs.js';
 import { apiErrorResponse, validationHook } from './errors.js';
 import { eventsRoutes } from './events.js';
+import { gcRoutes } from './gc.js';
 import { holdsRoutes } from './holds.js';
+import { importsRoutes } from './imports.js';
 import { metadataSchemasRoutes } from './metadata-schemas.js';
 import { packagesRoutes } from './packages.js';
 import { releasesRoutes } from './releases.js';
@@ -38,6 +41,8 @@ const MODULES: RouteModule[] = [
   tokensRoutes,
   holdsRoutes,
   releasesRoutes,
+  importsRoutes,
+  gcRoutes,
 ];
 
 /**
@@ -47,17 +52,22 @@ const MODULES: RouteModule[] = [
  * a GET would cost every read a full Request.
  */
 function jsonBodyLimit(maxManifestBytes: number): MiddlewareHandler<Env> {
-  const limit = bodyLimit({
-    maxSize: maxManifestBytes * 2 + 65536,
-    onError: () => {
-      throw new DomainError('manifest-too-large', 'the request body is too large', {});
-    },
-  });
+  const limited = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new DomainError('manifest-too-large', 'the request body is too large', {});
+      },
+    });
+  const limit = limited(maxManifestBytes * 2 + 65536);
+  // An import carries many manifests (base64) in one body.
+  const importLimit = limited(Math.max(MAX_IMPORT_BODY_BYTES, maxManifestBytes * 2 + 65536));
   return async (c, next) => {
     const method = c.req.method;
     const json = /^application\/([\w.+-]*\+)?json\b/i.test(c.req.header('content-type') ?? '');
     if (json && (method === 'PUT' || method === 'POST' || method === 'PATCH')) {
-      return limit(c, async () => {
+      const chosen = method === 'POST' && c.req.path.endsWith('/imports') ? importLimit : limit;
+      return chosen(c, async () => {
         // Read once here (Hono keeps it for the validator): refused before anything walks it.
         const depth = jsonNestingDepth(new Uint8Array(await c.req.arrayBuffer()));
         if (depth > MAX_JSON_DEPTH) {

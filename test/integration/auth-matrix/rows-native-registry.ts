@@ -134,6 +134,15 @@ export const NATIVE_REGISTRY_ROWS: Row[] = [
         : { status: 404, refused: true, code: 'token-unknown' },
   },
   ...holdRows(),
+  {
+    // A dry run: the registry's GC_DELAY (24 h) would keep everything the matrix pushed anyway.
+    name: 'POST /gc',
+    op: 'post /gc',
+    api: 'native',
+    need: { kind: 'admin' },
+    ok: 200,
+    request: () => ({ method: 'POST', path: '/api/v1/gc?dry_run=true' }),
+  },
 ];
 
 /** A hold placed by the admin on h/held (no row deletes there), for the rows that read or release one. */
