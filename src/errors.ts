@@ -62,12 +62,16 @@ export type DomainErrorCode =
   | 'unauthenticated'
   /** Under legal hold: what would be deleted or overwritten is held (detail: hold, reason). */
   | 'held'
+  /** A delete of what another manifest of the repository needs (detail: digest, needed_by). */
+  | 'still-referenced'
   /** A release request that cannot be one (an image not pinned by digest). */
   | 'release-invalid'
   /** An application or release that does not exist. */
   | 'release-unknown'
   /** A legal hold that is not in force. */
   | 'hold-unknown'
+  /** A retention policy that does not exist. */
+  | 'retention-policy-unknown'
   /** An API token that does not exist (or is not the caller's to see). */
   | 'token-unknown'
   /** Authenticated, but the policy does not allow it. */

@@ -4,11 +4,13 @@
 import { apiFetch, parseArgs, requireOk, serverUrl, UsageError } from './client.js';
 
 export const GC_HELP = `gc [--dry-run] [--url URL]
-                        collect garbage now on a running registry: untagged manifests nothing keeps,
-                        unused blobs and their bytes, expired uploads, stray bytes (all older than
-                        the server's GC_DELAY); --dry-run reports what would be freed, deletes nothing`;
+                        collect garbage now on a running registry: tags retention policies let go,
+                        untagged manifests nothing keeps, unused blobs and their bytes, expired
+                        uploads, stray bytes (all older than the server's GC_DELAY); --dry-run
+                        reports what would be freed and deletes nothing`;
 
 interface Counts {
+  tags: number;
   manifests: number;
   links: number;
   blobs: number;
@@ -23,6 +25,7 @@ interface Report {
   cutoff_seq: number;
   freed: Counts;
   skipped: string[];
+  retired: { policy: string; repository: string; tag: string; digest: string }[];
 }
 
 type Line =
@@ -30,7 +33,7 @@ type Line =
   | { report: Report }
   | { error: { code: string; message: string } };
 
-const PHASES = ['references', 'manifests', 'links', 'blobs', 'leftovers', 'done'];
+const PHASES = ['references', 'retention', 'manifests', 'links', 'blobs', 'leftovers', 'done'];
 
 export async function gc(args: string[]): Promise<number> {
   const { positional, flags } = parseArgs(args, { url: 'value', 'dry-run': 'flag' });
@@ -86,12 +89,16 @@ export function summary(report: Report): string {
   const f = report.freed;
   const lines = [
     `gc ${report.dry_run ? 'dry run' : 'run'} ${report.run} (events up to #${report.cutoff_seq} considered): ${verb} ${mib(f.bytes)} (${f.bytes} bytes)`,
+    `  tags       ${f.tags} (retention policies)`,
     `  manifests  ${f.manifests}`,
     `  links      ${f.links}`,
     `  blobs      ${f.blobs}`,
     `  uploads    ${f.uploads}`,
     `  strays     ${f.strays}`,
   ];
+  for (const t of report.retired) {
+    lines.push(`  retention ${t.policy}: ${report.dry_run ? "would delete" : "deleted"} ${t.repository}:${t.tag} (${t.digest})`);
+  }
   if (report.skipped.length > 0) {
     lines.push(`  left alone (a manifest's bytes could not be read): ${report.skipped.join(', ')}`);
   }

@@ -21,6 +21,7 @@ import {
   releases,
   repositories,
   repositoryBlobs,
+  retentionPolicies,
   tags,
   uploads,
 } from './schema.js';
@@ -126,11 +127,23 @@ type EventBody =
       metadata?: Record<string, unknown>;
     }
   | { type: 'release.current-set'; app: string; number: number; previous?: number; reason?: string }
+  | { type: 'retention.policy-set'; name: string; policy: RetentionPolicy }
+  | { type: 'retention.policy-removed'; name: string }
   | { type: 'gc.started'; run: string; delayMs: number; cutoffSeq: number }
   | { type: 'gc.finished'; run: string; freed: GcCounts };
 
+/** A retention policy as recorded (see retention_policies). */
+export interface RetentionPolicy {
+  repositories: string[];
+  keepLast?: number;
+  keepTags: string[];
+  untaggedAfterMs?: number;
+}
+
 /** What one garbage collection run removed (or, dry, would remove). */
 export interface GcCounts {
+  /** Tags a retention policy removed. */
+  tags: number;
   manifests: number;
   links: number;
   blobs: number;
@@ -348,6 +361,23 @@ export async function applyEvent(tx: Database, { seq, at, event: e }: LoggedEven
       return;
     case 'release.current-set':
       await tx.update(apps).set({ current: e.number }).where(eq(apps.name, e.app));
+      return;
+    case 'retention.policy-set': {
+      const row = {
+        repositories: e.policy.repositories,
+        keepLast: e.policy.keepLast ?? null,
+        keepTags: e.policy.keepTags,
+        untaggedAfterMs: e.policy.untaggedAfterMs ?? null,
+        setSeq: seq,
+      };
+      await tx
+        .insert(retentionPolicies)
+        .values({ name: e.name, ...row })
+        .onConflictDoUpdate({ target: retentionPolicies.name, set: row });
+      return;
+    }
+    case 'retention.policy-removed':
+      await tx.delete(retentionPolicies).where(eq(retentionPolicies.name, e.name));
       return;
     case 'gc.started':
     case 'gc.finished':

@@ -11,6 +11,8 @@ export interface Excluded {
   manifests: string[];
   /** `<repository> <sha256>` */
   links: string[];
+  /** `<repository> <tag>`: tags a dry run's retention has let go */
+  tags: string[];
 }
 
 export interface GcRules {
@@ -20,10 +22,15 @@ export interface GcRules {
   referrers: 'with-subject' | 'keep';
   /** Repositories with manifests whose references are not recorded yet: left alone. */
   blocked: string[];
+  /**
+   * Retention policies' own time for untagged manifests, as cutoffs per repository regex; where
+   * several match, the earliest (the longest time) applies; where none does, `cutoffSeq`.
+   */
+  untagged: { regex: string; cutoffSeq: number }[];
   excluded: Excluded;
 }
 
-export const NO_EXCLUSIONS: Excluded = { manifests: [], links: [] };
+export const NO_EXCLUSIONS: Excluded = { manifests: [], links: [], tags: [] };
 
 /** The last seq at or before `at` (0 when none): GC_DELAY's edge, from the log's own clock. */
 export async function seqAt(db: Database, at: Date): Promise<number> {
@@ -69,7 +76,8 @@ export async function referencesRecorded(db: Database, repository: string, diges
 
 /** The key lists as SQL arrays (`excluded` and `only`). */
 function keys(list: string[]) {
-  return sql`${`{${list.map((k) => `"${k}"`).join(',')}}`}::text[]`;
+  const quoted = list.map((k) => `"${k.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+  return sql`${`{${quoted.join(',')}}`}::text[]`;
 }
 
 /** A manifest of the view that is not (dry run) gone already. */
@@ -92,11 +100,18 @@ export async function collectableManifests(
   const { excluded } = rules;
   const rows = await db.execute<{ repository: string; digest: string }>(sql`
     select m.repository, m.digest from manifests m
-    where m.referenced_seq <= ${rules.cutoffSeq}
+    where m.referenced_seq <= coalesce(
+        (select min(p.cutoff) from unnest(${keys(rules.untagged.map((u) => u.regex))},
+                                          ${`{${rules.untagged.map((u) => u.cutoffSeq).join(',')}}`}::bigint[]) as p(re, cutoff)
+         where m.repository ~ p.re),
+        ${rules.cutoffSeq})
       and m.repository <> all(${keys(rules.blocked)})
       and ${present('m', excluded)}
       ${only ? sql`and (m.repository || ' ' || m.digest) = any(${keys(only)})` : sql``}
-      and not exists (select 1 from tags t where t.repository = m.repository and t.digest = m.digest)
+      and not exists (
+        select 1 from tags t
+        where t.repository = m.repository and t.digest = m.digest
+          and (t.repository || ' ' || t.tag) <> all(${keys(excluded.tags)}))
       and not exists (
         select 1 from manifest_references r
         join manifests p on p.repository = r.repository and p.digest = r.digest
@@ -183,4 +198,18 @@ export async function recordedBlobs(db: Database, sha256s: string[]): Promise<Se
     sql`select sha256 from blobs where sha256 = any(${keys(sha256s)})`,
   );
   return new Set([...rows].map((r) => r.sha256));
+}
+
+/** A manifest of the repository that needs this blob (sha256 hex) or child manifest, if any. */
+export async function neededBy(
+  db: Database,
+  repository: string,
+  kind: 'blob' | 'manifest',
+  target: string,
+): Promise<string | undefined> {
+  const rows = await db.execute<{ digest: string }>(sql`
+    select digest from manifest_references
+    where kind = ${kind} and target = ${target} and repository = ${repository}
+    order by digest limit 1`);
+  return [...rows][0]?.digest;
 }

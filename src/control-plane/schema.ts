@@ -293,6 +293,24 @@ export const releases = pgTable(
   (t) => [primaryKey({ columns: [t.app, t.number] }), index('releases_image_idx').on(t.repository, t.digest)],
 );
 
+/**
+ * Retention policies (issue 9): which repositories (globs) keep how many tags, which tags always,
+ * and how long untagged manifests stay. Evaluated by GC; a view of retention.* events.
+ */
+export const retentionPolicies = pgTable('retention_policies', {
+  /** COLLATE "C" */
+  name: text('name').primaryKey(),
+  /** Repository globs (`*`, `**`) the policy applies to. */
+  repositories: jsonb('repositories').notNull(),
+  /** Keep the N most recently set tags; null: the policy deletes no tag. */
+  keepLast: integer('keep_last'),
+  /** Tag globs always kept. */
+  keepTags: jsonb('keep_tags').notNull(),
+  /** Untagged manifests go once untagged this long (instead of GC_DELAY); null: GC_DELAY. */
+  untaggedAfterMs: bigint('untagged_after_ms', { mode: 'number' }),
+  setSeq: bigint('set_seq', { mode: 'number' }).notNull(),
+});
+
 export const viewTables = {
   repositories,
   blobs,
@@ -306,4 +324,5 @@ export const viewTables = {
   holds,
   apps,
   releases,
+  retentionPolicies,
 } as const;

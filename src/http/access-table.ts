@@ -73,6 +73,7 @@ const NATIVE: NativeRule[] = [
   [/.*/, /^\/tokens(\/.*)?$/, authenticated],
   [/.*/, /^\/holds(\/.*)?$/, () => ({ kind: 'admin', action: 'holds' })],
   [/.*/, /^\/gc$/, () => ({ kind: 'admin', action: 'gc' })],
+  [/.*/, /^\/retention-policies(\/[^/]+)?$/, () => ({ kind: 'admin', action: 'retention' })],
   [/^(POST|PUT)$/, /^\/apps\/[^/]+\/(releases|current)$/, () => ({ kind: 'admin', action: 'releases' })],
 ];
 

@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import { currentCaller } from '../auth/actor.js';
 import type { Mutation } from '../control-plane/event-log.js';
+import { neededBy } from '../control-plane/gc-queries.js';
 import {
   type BlobRow,
   blobRepositories,
@@ -175,6 +176,15 @@ export async function deleteBlob(ctx: RegistryContext, repository: string, diges
     const blob = await findBlob(m.tx, digest);
     if (!blob || !(await isBlobLinked(m.tx, repository, blob.sha256))) throw unknownBlob(digest);
     await requireBlobNotHeld(ctx, m, repository, formatDigest(digest));
+    // As zot does: a manifest of the repository that needs the blob would be left unreadable.
+    const manifest = await neededBy(m.tx, repository, 'blob', blob.sha256);
+    if (manifest !== undefined) {
+      throw new DomainError(
+        'still-referenced',
+        `blob ${formatDigest(digest)} is needed by manifest ${manifest} in this repository: delete the manifest first`,
+        { digest: formatDigest(digest), needed_by: manifest },
+      );
+    }
     await m.emit({ type: 'blob.unlinked', repository, sha256: blob.sha256 });
   });
 }

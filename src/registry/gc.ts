@@ -21,6 +21,7 @@ import { withMutation } from './context.js';
 import { recordMissingReferences } from './gc-backfill.js';
 import { freeLeftovers } from './gc-leftovers.js';
 import { runEvery } from './periodic.js';
+import { type RetiredTag, retirable, retiredTags, retireTags, untaggedDelays } from './retention.js';
 
 export interface GcOptions {
   /** Report what would be freed; delete nothing. */
@@ -32,7 +33,7 @@ export interface GcOptions {
   onProgress?: (progress: GcProgress) => void;
 }
 
-export type GcPhase = 'references' | 'manifests' | 'links' | 'blobs' | 'leftovers' | 'done';
+export type GcPhase = 'references' | 'retention' | 'manifests' | 'links' | 'blobs' | 'leftovers' | 'done';
 
 export interface GcProgress {
   phase: GcPhase;
@@ -47,7 +48,12 @@ export interface GcReport {
   freed: GcCounts;
   /** Repositories left alone: a manifest in them whose references could not be read. */
   skipped: string[];
+  /** The tags retention policies let go (at most RETIRED_LISTED of them). */
+  retired: RetiredTag[];
 }
+
+/** How many retired tags a report lists (all are counted). */
+const RETIRED_LISTED = 1000;
 
 /** Candidates read per query, and deletions per mutation (the log's lock is held that long). */
 const SELECT_BATCH = 500;
@@ -91,7 +97,7 @@ export async function collectGarbageIfIdle(
 async function runGc(ctx: RegistryContext, options: GcOptions): Promise<GcReport> {
   const dryRun = options.dryRun === true;
   const run = randomUUID();
-  const freed: GcCounts = { manifests: 0, links: 0, blobs: 0, bytes: 0, uploads: 0, strays: 0 };
+  const freed: GcCounts = { tags: 0, manifests: 0, links: 0, blobs: 0, bytes: 0, uploads: 0, strays: 0 };
   const progress = (phase: GcPhase) => options.onProgress?.({ phase, freed: { ...freed } });
   const cutoffSeq = await seqAt(ctx.db, new Date(Date.now() - options.delayMs));
   if (!dryRun) {
@@ -99,12 +105,20 @@ async function runGc(ctx: RegistryContext, options: GcOptions): Promise<GcReport
   }
   const blocked = await recordMissingReferences(ctx);
   progress('references');
+  const now = Date.now();
+  const untagged: GcRules['untagged'] = [];
+  for (const { regex, delayMs } of await untaggedDelays(ctx)) {
+    untagged.push({ regex, cutoffSeq: await seqAt(ctx.db, new Date(now - delayMs)) });
+  }
   const rules: GcRules = {
     cutoffSeq,
     referrers: options.referrers,
     blocked,
-    excluded: { manifests: [], links: [] },
+    untagged,
+    excluded: { manifests: [], links: [], tags: [] },
   };
+  const retired = await retentionPhase(ctx, rules, dryRun, freed);
+  progress('retention');
   await manifestsPhase(ctx, rules, dryRun, freed, () => progress('manifests'));
   await linksPhase(ctx, rules, dryRun, freed, () => progress('links'));
   // A blob may be needed by a manifest whose references are unknown: none goes while one is.
@@ -116,7 +130,32 @@ async function runGc(ctx: RegistryContext, options: GcOptions): Promise<GcReport
   progress('leftovers');
   if (!dryRun) await withMutation(ctx, (m) => m.emit({ type: 'gc.finished', run, freed }));
   progress('done');
-  return { run, dryRun, cutoffSeq, freed, skipped: blocked };
+  return { run, dryRun, cutoffSeq, freed, skipped: blocked, retired };
+}
+
+/** Phase 0: the tags retention policies let go (counted, or dry, set aside for the phases after). */
+async function retentionPhase(
+  ctx: RegistryContext,
+  rules: GcRules,
+  dryRun: boolean,
+  freed: GcCounts,
+): Promise<RetiredTag[]> {
+  const candidates = await retiredTags(ctx);
+  const retired: RetiredTag[] = [];
+  for (let i = 0; i < candidates.length; i += DELETE_BATCH) {
+    const batch = candidates.slice(i, i + DELETE_BATCH);
+    let done: RetiredTag[];
+    if (dryRun) {
+      done = [];
+      for (const t of batch) if (await retirable(ctx.db, t)) done.push(t);
+      rules.excluded.tags.push(...done.map((t) => `${t.repository} ${t.tag}`));
+    } else {
+      done = await retireTags(ctx, batch);
+    }
+    freed.tags += done.length;
+    retired.push(...done.slice(0, Math.max(0, RETIRED_LISTED - retired.length)));
+  }
+  return retired;
 }
 
 /**

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from '../control-plane/db.js';
 import type { Mutation } from '../control-plane/event-log.js';
+import { neededBy } from '../control-plane/gc-queries.js';
 import {
   findBlob,
   findManifest,
@@ -185,6 +186,15 @@ export async function deleteManifest(
     const tags = await tagsOf(m.tx, repository, digest);
     await requireUntaggableRemoval(m, repository, tags, digest);
     await requireManifestNotHeld(m, repository, digest, tags);
+    // As zot and GitLab do: an index of the repository that lists it would be left broken.
+    const index = await neededBy(m.tx, repository, 'manifest', digest);
+    if (index !== undefined) {
+      throw new DomainError(
+        'still-referenced',
+        `manifest ${digest} is listed by index ${index} in this repository: delete the index first`,
+        { digest, needed_by: index },
+      );
+    }
     for (const tag of tags) {
       await m.emit({ type: 'tag.deleted', repository, tag, digest });
     }

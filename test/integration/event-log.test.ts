@@ -133,7 +133,20 @@ async function exerciseEveryMutation() {
   await r.ctx.db.execute(
     sql`delete from manifest_references where repository = 'log/g' and digest = ${old.digest}`,
   );
+  // Retention: one policy kept (it keeps log/g's only tag), one set and removed; another lets one go.
+  expect(
+    (await putJson(r, '/api/v1/retention-policies/log-keep', { repositories: ['log/g'], keep_last: 5 }))
+      .status,
+  ).toBe(200);
+  expect(
+    (await putJson(r, '/api/v1/retention-policies/log-gone', { repositories: ['log/h'], keep_last: 1 }))
+      .status,
+  ).toBe(200);
+  await pushImage(r, 'log/h', 'old', [randomBytes(10)]);
+  await pushImage(r, 'log/h', 'new', [randomBytes(10)]);
   const report = await collectGarbage(r.ctx, { delayMs: 0, referrers: 'with-subject' });
+  expect(report.freed.tags).toBe(1);
+  expect((await r.fetch('/api/v1/retention-policies/log-gone', { method: 'DELETE' })).status).toBe(204);
   expect(report.freed.manifests).toBeGreaterThan(0);
   expect(report.freed.blobs).toBeGreaterThan(0);
 }
@@ -175,6 +188,8 @@ describe('event log', () => {
       'manifest.references-recorded',
       'gc.started',
       'gc.finished',
+      'retention.policy-set',
+      'retention.policy-removed',
     ]) {
       expect(types, type).toContain(type);
     }

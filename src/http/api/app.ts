@@ -20,6 +20,7 @@ import { metadataSchemasRoutes } from './metadata-schemas.js';
 import { packagesRoutes } from './packages.js';
 import { releasesRoutes } from './releases.js';
 import { repositoriesRoutes } from './repositories.js';
+import { retentionRoutes } from './retention.js';
 import { tieringRoutes } from './tiering.js';
 import { tokensRoutes } from './tokens.js';
 import { uploadsRoutes } from './uploads.js';
@@ -43,6 +44,7 @@ const MODULES: RouteModule[] = [
   releasesRoutes,
   importsRoutes,
   gcRoutes,
+  retentionRoutes,
 ];
 
 /**

@@ -42,6 +42,8 @@ const STATUS: Record<DomainErrorCode, number> = {
   'endpoint-unknown': 404,
   'token-unknown': 404,
   held: 409,
+  'retention-policy-unknown': 404,
+  'still-referenced': 409,
   'hold-unknown': 404,
   'release-invalid': 400,
   'release-unknown': 404,

@@ -12,6 +12,7 @@ import { errorResponses, jsonContent } from './schemas.js';
 
 const Counts = z
   .object({
+    tags: z.number().int().openapi({ description: 'tags retention policies removed' }),
     manifests: z.number().int(),
     links: z.number().int(),
     blobs: z.number().int(),
@@ -33,13 +34,16 @@ const Report = z
     skipped: z
       .array(z.string())
       .openapi({ description: 'repositories left alone: a manifest whose bytes could not be read' }),
+    retired: z
+      .array(z.object({ policy: z.string(), repository: z.string(), tag: z.string(), digest: z.string() }))
+      .openapi({ description: 'tags retention policies removed (or would), the first 1000' }),
   })
   .openapi('GcReport');
 
 const Progress = z
   .union([
     z.object({
-      phase: z.enum(['references', 'manifests', 'links', 'blobs', 'leftovers', 'done']),
+      phase: z.enum(['references', 'retention', 'manifests', 'links', 'blobs', 'leftovers', 'done']),
       freed: Counts,
     }),
     z.object({ report: Report }),
@@ -79,6 +83,7 @@ function reportJson(report: GcReport) {
     cutoff_seq: report.cutoffSeq,
     freed: report.freed,
     skipped: report.skipped,
+    retired: report.retired,
   };
 }
 

@@ -70,6 +70,9 @@ const MAP: Record<DomainErrorCode, Mapping> = {
   'token-unknown': { code: 'UNSUPPORTED', status: 404 },
   // As a tag-immutable refusal: the registry forbids it, whoever asks.
   held: { code: 'DENIED', status: 403 },
+  'retention-policy-unknown': { code: 'NAME_UNKNOWN', status: 404 },
+  // As zot: 405 (which the conformance suite accepts for any delete) with DENIED and the reason.
+  'still-referenced': { code: 'DENIED', status: 405 },
   'hold-unknown': { code: 'UNSUPPORTED', status: 404 },
   'release-invalid': { code: 'UNSUPPORTED', status: 400 },
   'release-unknown': { code: 'UNSUPPORTED', status: 404 },

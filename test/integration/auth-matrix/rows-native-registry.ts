@@ -143,7 +143,54 @@ export const NATIVE_REGISTRY_ROWS: Row[] = [
     ok: 200,
     request: () => ({ method: 'POST', path: '/api/v1/gc?dry_run=true' }),
   },
+  ...retentionRows(),
 ];
+
+/** Retention policies: admin `retention` only (on repositories no other row uses). */
+function retentionRows(): Row[] {
+  const policy = JSON.stringify({ repositories: ['matrix-retention/**'], keep_last: 1 });
+  return [
+    {
+      name: 'GET /retention-policies',
+      op: 'get /retention-policies',
+      api: 'native',
+      need: { kind: 'admin' },
+      ok: 200,
+      request: () => get('/api/v1/retention-policies'),
+    },
+    {
+      name: 'PUT /retention-policies/{name}',
+      op: 'put /retention-policies/{name}',
+      api: 'native',
+      need: { kind: 'admin' },
+      ok: 200,
+      request: (col) => ({
+        method: 'PUT',
+        path: `/api/v1/retention-policies/matrix-${col.slug}`,
+        headers: JSON_HEADERS,
+        body: policy,
+      }),
+    },
+    {
+      name: 'DELETE /retention-policies/{name}',
+      op: 'delete /retention-policies/{name}',
+      api: 'native',
+      need: { kind: 'admin' },
+      ok: 204,
+      prepare: async (col) => {
+        const name = `to-remove-${col.slug}`;
+        const res = await S.admin.fetch(`/api/v1/retention-policies/${name}`, {
+          method: 'PUT',
+          headers: JSON_HEADERS,
+          body: policy,
+        });
+        if (res.status !== 200) throw new Error(`policy: ${res.status} ${await res.text()}`);
+        return { name };
+      },
+      request: (_c, p) => ({ method: 'DELETE', path: `/api/v1/retention-policies/${p.name}` }),
+    },
+  ];
+}
 
 /** A hold placed by the admin on h/held (no row deletes there), for the rows that read or release one. */
 async function adminHold(reason: string): Promise<Prep> {
