@@ -97,7 +97,9 @@ export function summary(report: Report): string {
     `  strays     ${f.strays}`,
   ];
   for (const t of report.retired) {
-    lines.push(`  retention ${t.policy}: ${report.dry_run ? "would delete" : "deleted"} ${t.repository}:${t.tag} (${t.digest})`);
+    lines.push(
+      `  retention ${t.policy}: ${report.dry_run ? 'would delete' : 'deleted'} ${t.repository}:${t.tag} (${t.digest})`,
+    );
   }
   if (report.skipped.length > 0) {
     lines.push(`  left alone (a manifest's bytes could not be read): ${report.skipped.join(', ')}`);

@@ -45,15 +45,11 @@ const PolicyBody = z
       .max(100)
       .optional()
       .openapi({ description: 'tag globs always kept, e.g. v*, release-*', example: ['v*'] }),
-    untagged_after: z
-      .string()
-      .regex(new RegExp(DURATION))
-      .optional()
-      .openapi({
-        description: 'untagged manifests go this long after they were left untagged (instead of GC_DELAY)',
-        pattern: DURATION,
-        example: '30d',
-      }),
+    untagged_after: z.string().regex(new RegExp(DURATION)).optional().openapi({
+      description: 'untagged manifests go this long after they were left untagged (instead of GC_DELAY)',
+      pattern: DURATION,
+      example: '30d',
+    }),
   })
   .strict()
   .openapi('RetentionPolicyBody');
