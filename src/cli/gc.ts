@@ -1,6 +1,7 @@
 // `artifact-store gc [--dry-run]`: asks a running registry to collect garbage now (POST /api/v1/gc),
 // draws its progress on a terminal (one line per step of the answer's JSON lines), and prints what
 // was (or, dry, would be) freed.
+import type { GcCounts } from '../control-plane/events.js';
 import { apiFetch, parseArgs, requireOk, serverUrl, UsageError } from './client.js';
 
 export const GC_HELP = `gc [--dry-run] [--url URL]
@@ -9,15 +10,7 @@ export const GC_HELP = `gc [--dry-run] [--url URL]
                         uploads, stray bytes (all older than the server's GC_DELAY); --dry-run
                         reports what would be freed and deletes nothing`;
 
-interface Counts {
-  tags: number;
-  manifests: number;
-  links: number;
-  blobs: number;
-  bytes: number;
-  uploads: number;
-  strays: number;
-}
+type Counts = GcCounts;
 
 interface Report {
   run: string;

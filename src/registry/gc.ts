@@ -7,7 +7,8 @@
 // the `blob.deleted` that records it committed. A crash between two steps leaves stray bytes at
 // worst, which a later run frees. A dry run walks the same cascade and changes nothing.
 import { randomUUID } from 'node:crypto';
-import type { GcCounts } from '../control-plane/events.js';
+import type { Database } from '../control-plane/db.js';
+import type { GcCounts, RegistryEvent } from '../control-plane/events.js';
 import {
   collectableBlobs,
   collectableLinks,
@@ -178,62 +179,84 @@ async function rounds<K>(
   }
 }
 
-async function manifestsPhase(
+/**
+ * A phase over rows of one repository each (manifests, links): selected, then deleted in mutations
+ * that select them again (`only`, the keys) and append `event` for each still collectable. A dry run
+ * sets them aside (`excluded`) instead, so the next phases see them gone.
+ */
+interface RowPhase<R> {
+  select: (db: Database, limit: number, only?: string[]) => Promise<R[]>;
+  key: (row: R) => string;
+  excluded: string[];
+  event: (row: R) => RegistryEvent;
+  count: keyof GcCounts;
+}
+
+async function rowPhase<R>(
   ctx: RegistryContext,
-  rules: GcRules,
+  phase: RowPhase<R>,
   dryRun: boolean,
   freed: GcCounts,
   step: () => void,
 ): Promise<void> {
-  const key = (m: { repository: string; digest: string }) => `${m.repository} ${m.digest}`;
   await rounds(
-    () => collectableManifests(ctx.db, rules, SELECT_BATCH),
+    () => phase.select(ctx.db, SELECT_BATCH),
     async (batch) => {
-      if (dryRun) {
-        rules.excluded.manifests.push(...batch.map(key));
-        freed.manifests += batch.length;
-        return batch.length;
-      }
-      const gone = await withMutation(ctx, async (m) => {
-        const still = await collectableManifests(m.tx, rules, batch.length, batch.map(key));
-        for (const { repository, digest } of still) {
-          await m.emit({ type: 'manifest.deleted', repository, digest, gc: true });
-        }
-        return still.length;
-      });
-      freed.manifests += gone;
+      const gone = dryRun
+        ? batch.length
+        : await withMutation(ctx, async (m) => {
+            const still = await phase.select(m.tx, batch.length, batch.map(phase.key));
+            for (const row of still) await m.emit(phase.event(row));
+            return still.length;
+          });
+      if (dryRun) phase.excluded.push(...batch.map(phase.key));
+      freed[phase.count] += gone;
       return gone;
     },
     step,
   );
 }
 
-async function linksPhase(
+function manifestsPhase(
   ctx: RegistryContext,
   rules: GcRules,
   dryRun: boolean,
   freed: GcCounts,
   step: () => void,
-): Promise<void> {
-  const key = (l: { repository: string; sha256: string }) => `${l.repository} ${l.sha256}`;
-  await rounds(
-    () => collectableLinks(ctx.db, rules, SELECT_BATCH),
-    async (batch) => {
-      if (dryRun) {
-        rules.excluded.links.push(...batch.map(key));
-        freed.links += batch.length;
-        return batch.length;
-      }
-      const gone = await withMutation(ctx, async (m) => {
-        const still = await collectableLinks(m.tx, rules, batch.length, batch.map(key));
-        for (const { repository, sha256 } of still) {
-          await m.emit({ type: 'blob.unlinked', repository, sha256, gc: true });
-        }
-        return still.length;
-      });
-      freed.links += gone;
-      return gone;
+) {
+  return rowPhase<{ repository: string; digest: string }>(
+    ctx,
+    {
+      select: (db, limit, only) => collectableManifests(db, rules, limit, only),
+      key: (m) => `${m.repository} ${m.digest}`,
+      excluded: rules.excluded.manifests,
+      event: ({ repository, digest }) => ({ type: 'manifest.deleted', repository, digest, gc: true }),
+      count: 'manifests',
     },
+    dryRun,
+    freed,
+    step,
+  );
+}
+
+function linksPhase(
+  ctx: RegistryContext,
+  rules: GcRules,
+  dryRun: boolean,
+  freed: GcCounts,
+  step: () => void,
+) {
+  return rowPhase<{ repository: string; sha256: string }>(
+    ctx,
+    {
+      select: (db, limit, only) => collectableLinks(db, rules, limit, only),
+      key: (l) => `${l.repository} ${l.sha256}`,
+      excluded: rules.excluded.links,
+      event: ({ repository, sha256 }) => ({ type: 'blob.unlinked', repository, sha256, gc: true }),
+      count: 'links',
+    },
+    dryRun,
+    freed,
     step,
   );
 }
