@@ -98,6 +98,13 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 401, 403, 404
 include-operation-id = "completeUpload"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 400, 401, 403, 404, 409, 429, "5xx"]
 
+# An import's manifests must match the digests given and name blobs the repository has (400
+# digest-mismatch, manifest-references-unknown), its tags must be free to move (409): server state
+# and the bytes' own digests, which no request schema can express.
+[[operations]]
+include-operation-id = "importManifests"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 400, 401, 403, 404, 409, 429, "5xx"]
+
 # A completion ends its upload session, a failed one too (digest mismatch: nothing is kept, as at
 # /v2/), so the session is then 404 for every operation; ensure_resource_availability counts only a
 # DELETE as the end of a resource and would call that 404 a lost resource.

@@ -201,3 +201,31 @@ describe('garbage collection', () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
   });
 });
+
+describe('garbage collection on a schedule', () => {
+  it('runs every GC_INTERVAL by itself, as the system', async () => {
+    const scheduled = await startTestRegistry({ GC_INTERVAL: '1s', GC_DELAY: '0' });
+    try {
+      const image = await pushImage(scheduled, 'gc/timer', 'x', [randomBytes(50)]);
+      await untag2(scheduled, 'gc/timer', 'x');
+      const untagged = (await readEvents(scheduled.ctx.db, 0, 100_000)).length;
+      // A run that started after the untag (one may have been running already).
+      let finished: { actor?: { kind: string } } | undefined;
+      for (let i = 0; i < 200 && !finished; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const later = await readEvents(scheduled.ctx.db, untagged, 100_000);
+        const started = later.findIndex((e) => e.event.type === 'gc.started');
+        const done = later.slice(started + 1).find((e) => e.event.type === 'gc.finished');
+        if (started >= 0 && done) finished = done.event as typeof finished;
+      }
+      expect(finished?.actor?.kind).toBe('system');
+      expect((await scheduled.fetch(`/v2/gc/timer/manifests/${image.digest}`)).status).toBe(404);
+    } finally {
+      await scheduled.close();
+    }
+  });
+});
+
+function untag2(registry: TestRegistry, repo: string, tag: string) {
+  return registry.fetch(`/v2/${repo}/manifests/${tag}`, { method: 'DELETE' });
+}

@@ -1,5 +1,6 @@
 // Repository names contain slashes, as at /v2/: a native path is parsed from the right, and the name
-// is given to the router as one percent-encoded segment (the router decodes parameters).
+// is given to the router as one percent-encoded segment (the router decodes parameters). A repository
+// whose last segment is a suffix below (`…/tags`, `…/imports`) is named with that slash encoded.
 import { getPath } from 'hono/utils/url';
 
 const PREFIX = '/api/v1/repositories/';
@@ -10,19 +11,13 @@ const SUFFIXES = [
   /\/packages$/,
   /\/tags\/[^/]+$/,
   /\/tags$/,
+  /\/imports$/,
 ];
-
-/** Only POSTed to: a GET of a repository whose name ends in `/imports` stays that repository's. */
-const POST_SUFFIX = /\/imports$/;
 
 export function routingPath(request: Request): string {
   const path = getPath(request);
   if (!path.startsWith(PREFIX)) return path;
   const rest = path.slice(PREFIX.length);
-  if (request.method === 'POST') {
-    const match = POST_SUFFIX.exec(rest);
-    if (match && match.index > 0) return PREFIX + encodeName(rest.slice(0, match.index)) + match[0];
-  }
   for (const suffix of SUFFIXES) {
     const match = suffix.exec(rest);
     if (match && match.index > 0) return PREFIX + encodeName(rest.slice(0, match.index)) + match[0];
