@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvents, verifyEventLog } from '../../src/control-plane/event-log.js';
+import type { RegistryEvent } from '../../src/control-plane/events.js';
 import { collectGarbage, type GcOptions } from '../../src/registry/gc.js';
 import {
   digestOf,
@@ -210,13 +211,13 @@ describe('garbage collection on a schedule', () => {
       await untag2(scheduled, 'gc/timer', 'x');
       const untagged = (await readEvents(scheduled.ctx.db, 0, 100_000)).length;
       // A run that started after the untag (one may have been running already).
-      let finished: { actor?: { kind: string } } | undefined;
-      for (let i = 0; i < 200 && !finished; i++) {
+      let finished: RegistryEvent | undefined;
+      for (let i = 0; i < 200 && finished === undefined; i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         const later = await readEvents(scheduled.ctx.db, untagged, 100_000);
         const started = later.findIndex((e) => e.event.type === 'gc.started');
         const done = later.slice(started + 1).find((e) => e.event.type === 'gc.finished');
-        if (started >= 0 && done) finished = done.event as typeof finished;
+        if (started >= 0 && done) finished = done.event;
       }
       expect(finished?.actor?.kind).toBe('system');
       expect((await scheduled.fetch(`/v2/gc/timer/manifests/${image.digest}`)).status).toBe(404);
