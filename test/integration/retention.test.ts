@@ -54,10 +54,10 @@ describe('retention policies', () => {
     );
   });
 
-  it('never deletes a held tag, a released image, or a tag of a repository with immutable tags', async () => {
+  it('never deletes a held tag or manifest, a released image, or a tag of a repository with immutable tags', async () => {
     const repo = 'ret/keep/app';
     const digests: Record<string, string> = {};
-    for (const tag of ['held', 'released', 'plain', 'newest']) {
+    for (const tag of ['held', 'heldman', 'released', 'plain', 'newest']) {
       digests[tag] = (await pushImage(r, repo, tag, [randomBytes(64)])).digest;
     }
     await pushImage(r, 'ret/frozen/app', 'old', [randomBytes(64)]);
@@ -68,6 +68,8 @@ describe('retention policies', () => {
     expect(
       (await putJson(r, '/api/v1/holds', { repository: repo, tag: 'held', reason: 'audit' }, 'POST')).status,
     ).toBe(201);
+    const manifestHold = { repository: repo, digest: digests.heldman, reason: 'evidence' };
+    expect((await putJson(r, '/api/v1/holds', manifestHold, 'POST')).status).toBe(201);
     expect((await putJson(r, '/api/v1/schemas/ret.platform.v1', { type: 'object' })).status).toBe(201);
     const release = await putJson(
       r,
@@ -81,7 +83,7 @@ describe('retention policies', () => {
       keep_last: 1,
     });
     await gc();
-    expect(await tagsOf(repo)).toEqual(['held', 'newest', 'released']);
+    expect(await tagsOf(repo)).toEqual(['held', 'heldman', 'newest', 'released']);
     expect(await tagsOf('ret/frozen/app')).toEqual(['new', 'old']);
   });
 

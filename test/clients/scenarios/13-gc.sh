@@ -1,6 +1,7 @@
 # Garbage collection with real clients (issue 9): images pushed and deleted with crane are freed by
 # `artifact-store gc` — their manifests, layers and bytes (the store's size measured before and after,
-# when it is a local directory) — while an oras push loop running at the same time loses nothing.
+# when it is a local directory) — while an oras push loop running at the same time loses nothing. A
+# held untagged manifest survives every run until its hold is released; the next run frees it.
 # The suite's server runs with GC_DELAY=5s (run.sh): what a push in flight uploaded is younger.
 source "$ROOT/test/clients/lib.sh"
 repo=e2e/gc/app
@@ -18,6 +19,11 @@ for digest in "${gone[@]}"; do
   while read -r layer; do layers+=("$layer"); done < <(jq -r '.layers[].digest' m.json)
   crane delete "${CRANE[@]}" "$REG/$repo@$digest"
 done
+held=$(make_image "$repo:held" 1000)
+assert_eq "$(http_status DELETE "/v2/$repo/manifests/held")" 202 "untagging the manifest to hold"
+curl -sS -X POST -H 'Content-Type: application/json' "http://$REG/api/v1/holds" \
+  -d "{\"repository\": \"$repo\", \"digest\": \"$held\", \"reason\": \"evidence 9\"}" >hold.json
+hold_id=$(jq -r .id hold.json)
 sleep 6 # past GC_DELAY
 
 step "a dry run says what would go and frees nothing"
@@ -60,6 +66,12 @@ for layer in "${layers[@]}"; do
 done
 crane pull "${CRANE[@]}" --format oci "$REG/$repo:keep" kept >/dev/null
 assert_eq "$(crane digest "${CRANE[@]}" "$REG/$repo:keep")" "$keep" "the kept image"
+assert_eq "$(http_status GET "/v2/$repo/manifests/$held")" 200 "the held manifest after two runs"
+status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  -d '{"reason": "released"}' "http://$REG/api/v1/holds/$hold_id/release")
+assert_eq "$status" 200 "release of the hold"
+cli gc >gc3.out
+assert_eq "$(http_status GET "/v2/$repo/manifests/$held")" 404 "the manifest once its hold was released"
 freed=$(cat gc1.out gc2.out | sed -n 's/.*freed [0-9.]* MiB (\([0-9]*\) bytes).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 [ "$freed" -ge 2000000 ] || fail "gc freed $freed bytes, expected the two images' 2 MB at least" "$(cat gc1.out gc2.out)"
 if [ -n "${STORE_DIR:-}" ]; then
