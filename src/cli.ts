@@ -136,9 +136,6 @@ async function serve(): Promise<number> {
   const registry = await startServer(config);
   const where =
     registry.database === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}/pg` : 'DATABASE_URL';
-  process.stdout.write(
-    `artifact-store listening on ${registry.url} (data ${config.dataDir}, metadata ${where})\n`,
-  );
   registry.onFatal((why) => {
     process.stderr.write(`artifact-store: the embedded PostgreSQL stopped (${why}); exiting\n`);
     process.exit(1);
@@ -181,6 +178,12 @@ async function serve(): Promise<number> {
       },
     );
   });
+  // Announced only once every handler is in place: a signal sent by whoever read this line would
+  // otherwise, on a loaded machine, reach the process before its handler and kill it with
+  // PostgreSQL still running (the rare failure of the npm start test, reproduced under CPU load).
+  process.stdout.write(
+    `artifact-store listening on ${registry.url} (data ${config.dataDir}, metadata ${where})\n`,
+  );
   return -1;
 }
 
