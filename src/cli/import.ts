@@ -114,9 +114,9 @@ async function run(source: string, repo: string, policy: string, url: string): P
       );
     }
     const body = JSON.stringify({
-      refPolicy: policy,
+      ref_policy: policy,
       manifests: [...manifests.values()].map((m) => ({
-        mediaType: m.mediaType,
+        media_type: m.mediaType,
         digest: m.digest,
         bytes: m.bytes.toString('base64'),
       })),

@@ -423,7 +423,7 @@ describe('POST /api/v1/repositories/{name}/imports', () => {
     // children after their parent in the request: recorded children first all the same
     const res = await post('ie/app', {
       manifests: [index, amd, arm].map((m) => ({
-        mediaType: m.desc.mediaType,
+        media_type: m.desc.mediaType,
         bytes: m.bytes.toString('base64'),
       })),
       tags: { 'api-multi': index.desc.digest },
@@ -431,9 +431,9 @@ describe('POST /api/v1/repositories/{name}/imports', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       manifests: [
-        { digest: amd.desc.digest, mediaType: OCI_MANIFEST, outcome: 'unchanged' },
-        { digest: arm.desc.digest, mediaType: OCI_MANIFEST, outcome: 'unchanged' },
-        { digest: index.desc.digest, mediaType: OCI_INDEX, outcome: 'unchanged' },
+        { digest: amd.desc.digest, media_type: OCI_MANIFEST, outcome: 'unchanged' },
+        { digest: arm.desc.digest, media_type: OCI_MANIFEST, outcome: 'unchanged' },
+        { digest: index.desc.digest, media_type: OCI_INDEX, outcome: 'unchanged' },
       ],
       tags: [{ tag: 'api-multi', digest: index.desc.digest, outcome: 'inserted' }],
     });

@@ -25,7 +25,7 @@ const ManifestDigest = z
 
 const ImportedManifest = z
   .object({
-    mediaType: z
+    media_type: z
       .string()
       .min(1)
       .max(255)
@@ -44,7 +44,7 @@ const ImportedManifest = z
 
 const ImportRequest = z
   .object({
-    refPolicy: z
+    ref_policy: z
       .enum(['keep-existing', 'replace'])
       .default('keep-existing')
       .openapi({ description: 'what a tag already on another manifest does: stays (conflicted) or moves' }),
@@ -62,7 +62,7 @@ const ImportResult = z
     manifests: z.array(
       z.object({
         digest: z.string(),
-        mediaType: z.string(),
+        media_type: z.string(),
         outcome: z.enum(['inserted', 'unchanged']),
       }),
     ),
@@ -113,15 +113,16 @@ export const importsRoutes: RouteModule = (api, ctx) => {
     const { repo } = c.req.valid('param');
     const body = c.req.valid('json');
     const result = await importManifests(ctx, repo, {
-      refPolicy: body.refPolicy,
+      refPolicy: body.ref_policy,
       tags: body.tags,
       manifests: body.manifests.map((m, i) => ({
-        ...(m.mediaType !== undefined ? { mediaType: m.mediaType } : {}),
+        ...(m.media_type !== undefined ? { mediaType: m.media_type } : {}),
         ...(m.digest !== undefined ? { digest: m.digest } : {}),
         bytes: decodeBase64(m.bytes, i),
       })),
     });
-    return c.json(result, 200);
+    const manifests = result.manifests.map(({ mediaType, ...rest }) => ({ ...rest, media_type: mediaType }));
+    return c.json({ ...result, manifests }, 200);
   });
 
   refuseOtherMethods(api, [importRoute]);
