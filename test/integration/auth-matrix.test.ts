@@ -11,7 +11,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicOf, json } from '../helpers/auth-fixture.js';
-import type { TestRegistry } from '../helpers/registry.js';
+import { multiNode, type TestRegistry } from '../helpers/registry.js';
 import { runCell } from './auth-matrix/cell.js';
 import { basic, COLUMNS, SERVICE } from './auth-matrix/principals.js';
 import { JSON_HEADERS } from './auth-matrix/row.js';
@@ -199,6 +199,19 @@ describe('API tokens', () => {
       (await r.fetch(`/api/v1/tokens/${id}`, { method: 'DELETE', headers: { Authorization: pusher } }))
         .status,
     ).toBe(204);
+    if (multiNode) {
+      // On several nodes a revocation acts on each once its commit is announced there (PostgreSQL
+      // NOTIFY, milliseconds; ADR-0010 keeps token rows cached until then): wait for every node.
+      for (let i = 0; i < 50; i++) {
+        const answers = await Promise.all(
+          [0, 1, 2, 3].map(() =>
+            r.fetch('/api/v1/repositories/r/app', { headers: { Authorization: `Bearer ${secret}` } }),
+          ),
+        );
+        if (answers.every((a) => a.status === 401)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
     const native = await r.fetch('/api/v1/repositories/r/app', {
       headers: { Authorization: `Bearer ${secret}` },
     });

@@ -119,7 +119,7 @@ export const NATIVE_REPOSITORY_ROWS: Row[] = [
       path: '/api/v1/repositories/r/app/imports',
       headers: JSON_HEADERS,
       body: JSON.stringify({
-        manifests: [{ mediaType: IMAGE, bytes: S.manifest.bytes.toString('base64') }],
+        manifests: [{ media_type: IMAGE, bytes: S.manifest.bytes.toString('base64') }],
         tags: { [`im-${col.slug}`]: S.manifest.digest },
       }),
     }),
