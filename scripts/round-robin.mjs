@@ -56,7 +56,10 @@ export async function startRoundRobin(backends, { host = '127.0.0.1', port = 0 }
   });
   // One pool per backend: keep-alive connections, reused most-recent first (the least likely to have
   // been closed by the backend's idle timeout; Node also honours the backend's Keep-Alive hint).
-  const agents = targets.map(() => new http.Agent({ keepAlive: true, scheduling: 'lifo' }));
+  // A pooled connection idle for 2 s is closed here, well before the backend's keep-alive timeout (5 s)
+  // closes it there: reusing one the backend is closing fails the request, and a request with a body
+  // (a push) cannot be retried. (A 502 on an `artifact-store push` in the two-node client suite.)
+  const agents = targets.map(() => new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 2000 }));
   /** @type {number[]} */
   const counts = targets.map(() => 0);
   let next = 0;
