@@ -74,8 +74,8 @@ export async function referencesRecorded(db: Database, repository: string, diges
   return [...rows][0]?.recorded !== false;
 }
 
-/** The key lists as SQL arrays (`excluded` and `only`). */
-function keys(list: string[]) {
+/** A list of strings as a PostgreSQL text[] parameter (quotes and backslashes escaped). */
+export function textArray(list: string[]) {
   const quoted = list.map((k) => `"${k.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
   return sql`${`{${quoted.join(',')}}`}::text[]`;
 }
@@ -83,7 +83,7 @@ function keys(list: string[]) {
 /** A manifest of the view that is not (dry run) gone already. */
 function present(alias: string, excluded: Excluded) {
   const a = sql.raw(alias);
-  return sql`(${a}.repository || ' ' || ${a}.digest) <> all(${keys(excluded.manifests)})`;
+  return sql`(${a}.repository || ' ' || ${a}.digest) <> all(${textArray(excluded.manifests)})`;
 }
 
 /**
@@ -101,17 +101,17 @@ export async function collectableManifests(
   const rows = await db.execute<{ repository: string; digest: string }>(sql`
     select m.repository, m.digest from manifests m
     where m.referenced_seq <= coalesce(
-        (select min(p.cutoff) from unnest(${keys(rules.untagged.map((u) => u.regex))},
+        (select min(p.cutoff) from unnest(${textArray(rules.untagged.map((u) => u.regex))},
                                           ${`{${rules.untagged.map((u) => u.cutoffSeq).join(',')}}`}::bigint[]) as p(re, cutoff)
          where m.repository ~ p.re),
         ${rules.cutoffSeq})
-      and m.repository <> all(${keys(rules.blocked)})
+      and m.repository <> all(${textArray(rules.blocked)})
       and ${present('m', excluded)}
-      ${only ? sql`and (m.repository || ' ' || m.digest) = any(${keys(only)})` : sql``}
+      ${only ? sql`and (m.repository || ' ' || m.digest) = any(${textArray(only)})` : sql``}
       and not exists (
         select 1 from tags t
         where t.repository = m.repository and t.digest = m.digest
-          and (t.repository || ' ' || t.tag) <> all(${keys(excluded.tags)}))
+          and (t.repository || ' ' || t.tag) <> all(${textArray(excluded.tags)}))
       and not exists (
         select 1 from manifest_references r
         join manifests p on p.repository = r.repository and p.digest = r.digest
@@ -144,9 +144,9 @@ export async function collectableLinks(
   const rows = await db.execute<{ repository: string; sha256: string }>(sql`
     select rb.repository, rb.sha256 from repository_blobs rb
     where rb.referenced_seq <= ${rules.cutoffSeq}
-      and rb.repository <> all(${keys(rules.blocked)})
-      and (rb.repository || ' ' || rb.sha256) <> all(${keys(excluded.links)})
-      ${only ? sql`and (rb.repository || ' ' || rb.sha256) = any(${keys(only)})` : sql``}
+      and rb.repository <> all(${textArray(rules.blocked)})
+      and (rb.repository || ' ' || rb.sha256) <> all(${textArray(excluded.links)})
+      ${only ? sql`and (rb.repository || ' ' || rb.sha256) = any(${textArray(only)})` : sql``}
       and not exists (
         select 1 from manifest_references r
         join manifests p on p.repository = r.repository and p.digest = r.digest
@@ -174,11 +174,11 @@ export async function collectableBlobs(
   const rows = await db.execute<{ sha256: string; size: string }>(sql`
     select b.sha256, b.size from blobs b
     where b.referenced_seq <= ${rules.cutoffSeq}
-      and b.sha256 <> all(${keys(only?.excludedBlobs ?? [])})
+      and b.sha256 <> all(${textArray(only?.excludedBlobs ?? [])})
       ${only?.sha256 ? sql`and b.sha256 = ${only.sha256}` : sql``}
       and not exists (
         select 1 from repository_blobs rb
-        where rb.sha256 = b.sha256 and (rb.repository || ' ' || rb.sha256) <> all(${keys(excluded.links)}))
+        where rb.sha256 = b.sha256 and (rb.repository || ' ' || rb.sha256) <> all(${textArray(excluded.links)}))
       and not exists (select 1 from manifests m where m.sha256 = b.sha256 and ${present('m', excluded)})
       and not exists (select 1 from manifests m where m.package_sha256 = b.sha256 and ${present('m', excluded)})
       and not exists (
@@ -195,7 +195,7 @@ export async function collectableBlobs(
 export async function recordedBlobs(db: Database, sha256s: string[]): Promise<Set<string>> {
   if (sha256s.length === 0) return new Set();
   const rows = await db.execute<{ sha256: string }>(
-    sql`select sha256 from blobs where sha256 = any(${keys(sha256s)})`,
+    sql`select sha256 from blobs where sha256 = any(${textArray(sha256s)})`,
   );
   return new Set([...rows].map((r) => r.sha256));
 }

@@ -2,6 +2,7 @@
 // and a repository's tags newest first.
 import { asc, sql } from 'drizzle-orm';
 import type { Database } from './db.js';
+import { textArray } from './gc-queries.js';
 import { retentionPolicies } from './schema.js';
 
 export type RetentionPolicyRow = typeof retentionPolicies.$inferSelect;
@@ -14,7 +15,7 @@ export function allRetentionPolicies(db: Database): Promise<RetentionPolicyRow[]
 export async function repositoriesMatching(db: Database, regexes: string[]): Promise<string[]> {
   if (regexes.length === 0) return [];
   const rows = await db.execute<{ name: string }>(
-    sql`select name from repositories where name ~ any(${`{${regexes.map((r) => `"${r.replace(/\\/g, '\\\\')}"`).join(',')}}`}::text[]) order by name`,
+    sql`select name from repositories where name ~ any(${textArray(regexes)}) order by name`,
   );
   return [...rows].map((r) => r.name);
 }

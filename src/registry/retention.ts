@@ -79,9 +79,10 @@ export async function retiredTags(ctx: RegistryContext): Promise<RetiredTag[]> {
   for (const [repository, applying] of byRepository) {
     if (await immutableTags(ctx.db, repository)) continue;
     const tags = await tagsNewestFirst(ctx.db, repository);
+    const keeps = applying.map((p) => ({ last: p.keepLast ?? 0, globs: tagGlobs(p) }));
     tags.forEach(({ tag, digest }, rank) => {
       // Kept if any policy keeps it: among its newest keep_last, or matching one of its keep_tags.
-      const kept = applying.some((p) => rank < (p.keepLast ?? 0) || tagGlobs(p).some((re) => re.test(tag)));
+      const kept = keeps.some((k) => rank < k.last || k.globs.some((re) => re.test(tag)));
       if (!kept) retired.push({ policy: (applying[0] as RetentionPolicyRow).name, repository, tag, digest });
     });
   }
