@@ -50,11 +50,17 @@ export function hashBytes(bytes: Uint8Array, options: { sha512?: boolean } = {})
   return h.digest();
 }
 
-/** What an upload's running hash offers, whichever implementation it is. */
+/**
+ * What an upload's running hash offers, whichever implementation it is: here, on the main thread, or
+ * on a hashing thread (hash-threads.ts), whose calls are asynchronous. `update` must not be given
+ * bytes that change before it settles.
+ */
 export interface RunningHasher {
   readonly size: number;
-  update(chunk: Uint8Array): void;
-  digest(): BlobDigests;
+  update(chunk: Uint8Array): void | Promise<void>;
+  digest(): BlobDigests | Promise<BlobDigests>;
+  /** Frees what a hash that will not be finished holds. */
+  dispose?(): void;
 }
 
 /**

@@ -8,11 +8,12 @@
 // Other backends implement only the storage driver; these rules are written once, here.
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../digest.js';
 import { DomainError } from '../errors.js';
+import { copyBody } from './body-copy.js';
 import type { ContentStore } from './content-store.js';
 import type { StorageDriver } from './driver.js';
+import { type HashThreads, hashThreads } from './hash-threads.js';
 import { type BlobDigests, DualHasher, PortableDualHasher, type RunningHasher } from './hasher.js';
 import { blobLockKey, type Locker } from './locker.js';
 
@@ -57,6 +58,8 @@ export interface UploadWriterOptions {
    * beside the offset, so any node can take the next chunk or complete without re-reading the bytes.
    */
   portableHashes?: boolean;
+  /** Where running hashes are computed (default: the process's hashing threads). */
+  hashThreads?: HashThreads;
 }
 
 /** A running hash, valid while the session's committed offset is still `offset`. */
@@ -83,6 +86,7 @@ export class UploadWriter {
   private readonly maxRunning: number;
   private readonly warn: (message: string) => void;
   private readonly portable: boolean;
+  private readonly threads: HashThreads;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -93,6 +97,7 @@ export class UploadWriter {
     this.maxRunning = options.maxRunningHashes ?? 64;
     this.warn = options.warn ?? ((message) => console.warn(message));
     this.portable = options.portableHashes ?? false;
+    this.threads = options.hashThreads ?? hashThreads();
   }
 
   /** Opens a new, empty session and returns its id. */
@@ -243,7 +248,7 @@ export class UploadWriter {
   /** Forgets running hashes not used for `idleMs`; those sessions are re-hashed at completion. */
   dropIdleHashes(idleMs: number, now = Date.now()): void {
     for (const [id, state] of this.running) {
-      if (now - state.touched > idleMs) this.running.delete(id);
+      if (now - state.touched > idleMs) this.forget(id);
     }
   }
 
@@ -289,37 +294,27 @@ export class UploadWriter {
     }
     const hasher = await this.hasherAt(id, offset, final);
     // Whatever happens below, the old hash state is stale until the append succeeds.
-    this.running.delete(id);
-    const writer = await this.driver.writer(spool(id), offset);
-    let written = 0;
-    let excess = 0;
+    this.forget(id, hasher);
     const limit = options.expectedLength;
+    let written: number;
     try {
-      await pipeline(
-        body,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            if (limit !== undefined && written + chunk.byteLength > limit) {
-              // Past what it announced: keep reading (not storing) so the answer can still be sent
-              // on an intact connection, up to a bound.
-              excess += chunk.byteLength;
-              if (excess > MAX_DRAIN) throw tooLong(limit);
-              continue;
-            }
-            written += chunk.byteLength;
-            hasher?.update(chunk);
-            yield chunk;
-          }
-        },
-        writer.stream,
-      );
-      if (excess > 0) throw tooLong(limit ?? 0);
-      if (limit !== undefined && written !== limit) {
-        throw new DomainError('size-mismatch', `the body has ${written} bytes, ${limit} were announced`);
+      const writer = await this.driver.writer(spool(id), offset);
+      try {
+        written = await copyBody(body, writer.stream, hasher, {
+          limit,
+          maxExcess: MAX_DRAIN,
+          tooLong: () => tooLong(limit ?? 0),
+        });
+        if (limit !== undefined && written !== limit) {
+          throw new DomainError('size-mismatch', `the body has ${written} bytes, ${limit} were announced`);
+        }
+        await writer.commit();
+      } catch (error) {
+        await writer.cancel().catch(() => {});
+        throw error;
       }
-      await writer.commit();
     } catch (error) {
-      await writer.cancel().catch(() => {});
+      hasher?.dispose?.();
       throw error;
     }
     const next = offset + written;
@@ -335,7 +330,7 @@ export class UploadWriter {
   private async hasherAt(id: string, offset: number, final: boolean): Promise<RunningHasher | undefined> {
     const state = this.running.get(id);
     if (state && state.offset === offset) return state.hasher;
-    if (offset === 0) return this.portable && !final ? PortableDualHasher.create() : new DualHasher();
+    if (offset === 0) return this.portable && !final ? PortableDualHasher.create() : this.threads.open();
     if (!this.portable) return undefined;
     const saved = await this.driver.getContent(hashState(id, offset));
     // This node's stale hash of the session (another node appended since) is dropped by the caller:
@@ -347,7 +342,7 @@ export class UploadWriter {
 
   private async digestLocked(id: string, offset: number, sha512: boolean): Promise<BlobDigests> {
     const running = sha512 ? undefined : await this.hasherAt(id, offset, true);
-    this.running.delete(id);
+    this.forget(id, running);
     if (running) return running.digest();
     // No running hash (a restart, an evicted state, or sha512 wanted): hash the spool in one pass.
     const hasher = new DualHasher({ sha512 });
@@ -386,7 +381,7 @@ export class UploadWriter {
     this.warn(
       `upload ${id}: offset record ${JSON.stringify(text.slice(0, 40))} is damaged; recovered offset ${size} from the spool`,
     );
-    this.running.delete(id);
+    this.forget(id);
     await this.driver.putContent(offsetRecord(id), offsetBytes(size));
     return size;
   }
@@ -405,12 +400,19 @@ export class UploadWriter {
     // Oldest first in insertion order: drop from the front beyond the cap.
     for (const key of this.running.keys()) {
       if (this.running.size <= this.maxRunning) break;
-      this.running.delete(key);
+      this.forget(key);
     }
   }
 
-  private async discard(id: string): Promise<void> {
+  /** Drops the session's running hash, freeing it unless it is `keep` (which the caller goes on using). */
+  private forget(id: string, keep?: RunningHasher): void {
+    const hasher = this.running.get(id)?.hasher;
     this.running.delete(id);
+    if (hasher !== keep) hasher?.dispose?.();
+  }
+
+  private async discard(id: string): Promise<void> {
+    this.forget(id);
     await this.driver.delete(`uploads/${id}`);
   }
 }
