@@ -1,6 +1,8 @@
 // Appending to the event log. A mutation locks the log head first (so appends are serialised and
 // sequence numbers are gap-free and monotonic), appends its events, applies each to the views and
-// moves the head, all in one transaction. Each event's hash chains it to the one before.
+// moves the head, all in one transaction; mutations that arrive together share that transaction
+// (group commit). Each event's hash chains it to the one before.
+import { AsyncResource } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { asc, eq, gt, sql } from 'drizzle-orm';
 import { type Actor, currentActor } from '../auth/actor.js';
@@ -23,37 +25,137 @@ export async function initEventLog(db: Database): Promise<void> {
 /** The channel on which commits are announced to other nodes (the payload is the new head's seq). */
 export const COMMIT_CHANNEL = 'artifact_store_log';
 
+/**
+ * Runs `work` as a mutation: under the log's lock, in a transaction, its events appended and applied
+ * and the head moved; resolves once that transaction has committed. Mutations submitted while another
+ * batch commits wait and then share one transaction (group commit): one head lock, one commit, one
+ * WAL flush for all of them, each in a savepoint of its own, so one that fails leaves the others as
+ * if it had never run. Each still sees everything committed or applied before it.
+ */
 export function mutate<T>(
   db: Database,
   work: (m: Mutation) => Promise<T>,
   options: { announce?: boolean; actor?: Actor } = {},
 ): Promise<T> {
-  return db.transaction(async (tx) => {
-    const [head] = await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
-    if (!head) throw new Error('event log is not initialised');
-    let { seq, hash } = head;
-    // Every event names who caused it; inside the chained content, so it cannot be edited later.
-    const actor = options.actor ?? currentActor();
-    const mutation: Mutation = {
-      tx,
-      async emit(unstamped) {
-        seq += 1;
-        const at = new Date();
-        const event = { ...unstamped, actor } as RegistryEvent;
-        hash = chainHash(hash, seq, at, event);
-        await tx.insert(events).values({ seq, type: event.type, payload: stripType(event), at, hash });
-        await applyEvent(tx, { seq, at, event });
-        return seq;
-      },
-    };
-    const result = await work(mutation);
-    if (seq !== head.seq) {
-      await tx.update(eventHead).set({ seq, hash }).where(eq(eventHead.id, 1));
-      // Delivered by PostgreSQL at commit, and only if the transaction commits.
-      if (options.announce) await tx.execute(sql`select pg_notify(${COMMIT_CHANNEL}, ${String(seq)})`);
-    }
-    return result;
+  // Every event names who caused it; inside the chained content, so it cannot be edited later.
+  const actor = options.actor ?? currentActor();
+  // The work runs in its caller's async context (its caller, logger and lock scopes), whichever
+  // caller's turn happens to run the batch.
+  const bound = AsyncResource.bind(work);
+  let queue = queues.get(db);
+  if (!queue) {
+    queue = new MutationQueue(db);
+    queues.set(db, queue);
+  }
+  const waiting = queue;
+  return new Promise<T>((resolve, reject) => {
+    waiting.push({
+      run: (tx, cursor) => bound(mutationOn(tx, cursor, actor)),
+      announce: options.announce ?? false,
+      resolve: resolve as (value: unknown) => void,
+      reject,
+    });
   });
+}
+
+/** At most this many mutations share one transaction. */
+const MAX_BATCH = 32;
+
+/** Where the log's head is while a batch runs. */
+interface LogCursor {
+  seq: number;
+  hash: string;
+}
+
+interface QueuedMutation {
+  run(tx: Database, cursor: LogCursor): Promise<unknown>;
+  announce: boolean;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+const queues = new WeakMap<Database, MutationQueue>();
+
+/** The mutations of one database waiting for the log, committed a batch at a time. */
+class MutationQueue {
+  private readonly waiting: QueuedMutation[] = [];
+  private running = false;
+
+  constructor(private readonly db: Database) {}
+
+  push(mutation: QueuedMutation): void {
+    this.waiting.push(mutation);
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.waiting.length > 0) await this.commit(this.waiting.splice(0, MAX_BATCH));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async commit(batch: QueuedMutation[]): Promise<void> {
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      await this.db.transaction(async (tx) => {
+        const [head] = await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
+        if (!head) throw new Error('event log is not initialised');
+        const cursor: LogCursor = { seq: head.seq, hash: head.hash };
+        let announce = false;
+        const [only] = batch;
+        if (batch.length === 1 && only) {
+          // Alone: no savepoint; its failure rolls the transaction back.
+          outcomes.push({ ok: true, value: await only.run(tx, cursor) });
+          announce = only.announce;
+        } else {
+          for (const mutation of batch) {
+            const before = { ...cursor };
+            try {
+              outcomes.push({ ok: true, value: await tx.transaction((sp) => mutation.run(sp, cursor)) });
+              announce ||= mutation.announce;
+            } catch (error) {
+              Object.assign(cursor, before);
+              outcomes.push({ ok: false, error });
+            }
+          }
+        }
+        if (cursor.seq !== head.seq) {
+          await tx.update(eventHead).set(cursor).where(eq(eventHead.id, 1));
+          // Delivered by PostgreSQL at commit, and only if the transaction commits.
+          if (announce) await tx.execute(sql`select pg_notify(${COMMIT_CHANNEL}, ${String(cursor.seq)})`);
+        }
+      });
+    } catch (error) {
+      // Nothing of the batch committed.
+      for (const mutation of batch) mutation.reject(error);
+      return;
+    }
+    batch.forEach((mutation, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok) mutation.resolve(outcome.value);
+      else mutation.reject(outcome ? outcome.error : new Error('mutation did not run'));
+    });
+  }
+}
+
+function mutationOn(tx: Database, cursor: LogCursor, actor: Actor): Mutation {
+  return {
+    tx,
+    async emit(unstamped) {
+      cursor.seq += 1;
+      const at = new Date();
+      const event = { ...unstamped, actor } as RegistryEvent;
+      cursor.hash = chainHash(cursor.hash, cursor.seq, at, event);
+      await tx
+        .insert(events)
+        .values({ seq: cursor.seq, type: event.type, payload: stripType(event), at, hash: cursor.hash });
+      await applyEvent(tx, { seq: cursor.seq, at, event });
+      return cursor.seq;
+    },
+  };
 }
 
 export function chainHash(previous: string, seq: number, at: Date, event: RegistryEvent): string {

@@ -5,7 +5,7 @@ import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPEN_ACCESS } from '../../src/auth/access.js';
 import { withCaller } from '../../src/auth/actor.js';
-import { readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
+import { mutate, readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
 import { events } from '../../src/control-plane/schema.js';
 import { createApiToken, revokeApiToken } from '../../src/registry/api-tokens.js';
 import { collectGarbage } from '../../src/registry/gc.js';
@@ -193,6 +193,64 @@ describe('event log', () => {
     ]) {
       expect(types, type).toContain(type);
     }
+  });
+
+  it('commits mutations that arrive together in one batch, each as if alone (group commit)', async () => {
+    const before = (await readEvents(r.ctx.db, 0, 100_000)).length;
+    // A slow mutation holds the log, so the next twenty queue up and share the following transaction.
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let running = () => {};
+    const started = new Promise<void>((resolve) => {
+      running = resolve;
+    });
+    const slow = mutate(r.ctx.db, async (m) => {
+      running();
+      await gate;
+      return m.emit({ type: 'repository.created', repository: 'batch/slow' });
+    });
+    await started;
+    const batch = Array.from({ length: 20 }, (_, i) =>
+      withCaller({ actor: { kind: 'user', name: `user-${i}` }, access: OPEN_ACCESS }, () =>
+        mutate(r.ctx.db, async (m) => {
+          const seq = await m.emit({ type: 'repository.created', repository: `batch/${i}` });
+          // Every third fails after appending: its event must vanish and leave no gap.
+          if (i % 3 === 0) throw new Error(`refused ${i}`);
+          const [top] = (await m.tx.execute(sql`select txid_current()::text as xid`)) as unknown as {
+            xid: string;
+          }[];
+          return { seq, xid: top?.xid };
+        }),
+      ),
+    );
+    const settled = Promise.allSettled(batch);
+    release();
+    await slow;
+    const outcomes = await settled;
+    outcomes.forEach((o, i) =>
+      expect(o.status, `mutation ${i}`).toBe(i % 3 === 0 ? 'rejected' : 'fulfilled'),
+    );
+    const all = await readEvents(r.ctx.db, 0, 100_000);
+    expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+    const added = all.slice(before);
+    expect(added.map((e) => (e.event as { repository: string }).repository)).toEqual([
+      'batch/slow',
+      ...Array.from({ length: 20 }, (_, i) => i)
+        .filter((i) => i % 3 !== 0)
+        .map((i) => `batch/${i}`),
+    ]);
+    // Each event names the caller that submitted it, not the one whose turn ran the batch.
+    for (const e of added.slice(1)) {
+      const i = (e.event as { repository: string }).repository.split('/')[1];
+      expect(e.event.actor).toEqual({ kind: 'user', name: `user-${i}` });
+    }
+    const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    expect(done.map((d) => d.seq)).toEqual(added.slice(1).map((e) => e.seq));
+    // All of them ran in one transaction (one commit, one WAL flush).
+    expect(new Set(done.map((d) => d.xid)).size).toBe(1);
+    expect(await verifyEventLog(r.ctx.db)).toBeUndefined();
   });
 
   it('verifies its hash chain, and detects an edited event', async () => {
