@@ -2,6 +2,7 @@
 // What the benchmark pushes: pseudo-random bytes from fixed seeds, so every run sends the same
 // content, written to files once (large blobs) or held in memory (small ones).
 import { createCipheriv, createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { check } from './http.mjs';
 import { MiB } from './settings.mjs';
@@ -68,4 +69,36 @@ export function pseudoRandomText(length, seed) {
     .update(Buffer.alloc(Math.ceil(length / 2)))
     .toString('hex')
     .slice(0, length);
+}
+
+/**
+ * `count` different pseudo-random blobs of `size` bytes each, the same in every run for the same
+ * seed (consecutive pieces of one keystream).
+ * @param {number} count
+ * @param {number} size
+ * @param {string} seed
+ * @returns {SmallBlob[]}
+ */
+export function smallBlobSet(count, size, seed) {
+  const cipher = keystream(seed);
+  const zeros = Buffer.alloc(size);
+  return Array.from({ length: count }, () => smallBlob(cipher.update(zeros)));
+}
+
+/**
+ * The sha256 digest of `length` bytes of the file from `start`, streamed.
+ * @param {string} path
+ * @param {number} start
+ * @param {number} length
+ * @returns {Promise<string>}
+ */
+export async function fileRangeDigest(path, start, length) {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path, { start, end: start + length - 1, highWaterMark: MiB })) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  check(size === length, `${path}: read ${size} bytes from ${start}, expected ${length}`);
+  return `sha256:${hash.digest('hex')}`;
 }

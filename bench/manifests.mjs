@@ -6,9 +6,11 @@ import { checkCreated, pushSmallBlob } from './blobs.mjs';
 import { keystream, smallBlob } from './content.mjs';
 import { describeResponse, request } from './http.mjs';
 import { percentile } from './stats.mjs';
+import { WARMUP_SECONDS, wrkManifestLoad } from './wrk.mjs';
 
 /** @import { SmallBlob } from './content.mjs' */
 /** @import { Client } from './http.mjs' */
+/** @import { Settings } from './settings.mjs' */
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -32,6 +34,9 @@ export const ACCEPT = [
  * @property {number} p50Ms
  * @property {number} p99Ms
  * @property {number} maxMs
+ * @property {string} [client] the load generator, e.g. "wrk 4.1.0, 16 connections, 10 s"
+ * @property {number} [loadClientCpuS] CPU seconds of a load generator that runs as a child process (wrk)
+ * @property {number} [checked] wrk: responses whose digest and length were compared
  */
 
 /**
@@ -168,5 +173,46 @@ export async function manifestLoad(repo, tag, manifest, { base, count, concurren
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
     maxMs: sorted.length ? (sorted[sorted.length - 1] ?? Number.NaN) : Number.NaN,
+  };
+}
+
+/** The Node client's description in the report. */
+export const NODE_CLIENT = 'Node client';
+
+/**
+ * The manifest GET phase's load on `repo`:`tag`: `warmUp` (undefined when BENCH_MANIFEST_WARMUP is 0)
+ * and `measure`. With settings.loadClient wrk: a WARMUP_SECONDS wrk run, then one of
+ * settings.manifestSeconds, the Lua script written to `dir`; else the Node client (manifestLoad):
+ * settings.manifestWarmup GETs, then settings.manifestRequests bound by settings.manifestSeconds.
+ * @param {Pick<Settings, 'loadClient' | 'wrkBin' | 'concurrency' | 'manifestSeconds' | 'manifestRequests' | 'manifestWarmup'>} settings
+ * @param {string} dir
+ * @param {string} base
+ * @param {string} repo
+ * @param {string} tag
+ * @param {SmallBlob} manifest
+ * @returns {{ warmUp: (() => Promise<LoadResult>) | undefined, measure: () => Promise<LoadResult> }}
+ */
+export function manifestGets(settings, dir, base, repo, tag, manifest) {
+  const { concurrency, manifestSeconds: seconds, wrkBin } = settings;
+  if (settings.loadClient === 'wrk' && wrkBin) {
+    const load = { wrkBin, base, path: `/v2/${repo}/manifests/${tag}`, accept: ACCEPT, concurrency, dir };
+    return {
+      warmUp:
+        settings.manifestWarmup > 0
+          ? () => wrkManifestLoad({ ...load, seconds: WARMUP_SECONDS }, manifest)
+          : undefined,
+      measure: () => wrkManifestLoad({ ...load, seconds }, manifest),
+    };
+  }
+  const load = { base, concurrency, seconds };
+  return {
+    warmUp:
+      settings.manifestWarmup > 0
+        ? () => manifestLoad(repo, tag, manifest, { ...load, count: settings.manifestWarmup })
+        : undefined,
+    measure: async () => ({
+      ...(await manifestLoad(repo, tag, manifest, { ...load, count: settings.manifestRequests })),
+      client: NODE_CLIENT,
+    }),
   };
 }

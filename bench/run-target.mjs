@@ -1,11 +1,24 @@
 // @ts-check
-// One registry run, every measured phase in order: start it (deployment.mjs), push and pull the blobs,
-// manifest GETs under load, large manifests (on S3 also concurrent pulls, and with several nodes a
-// chunked push whose PATCHes alternate between the nodes); stop it and remove its data. A failed check
-// fails its phase (recorded in `failures`) and the run goes on where it can.
+// One registry run, every measured phase in order: start it (deployment.mjs), push and pull the big
+// blobs (monolithic, chunked, pull, concurrent pulls, curl pull, Range reads, one-request POST push),
+// push many small blobs (monolithic, then chunked), manifest GETs under load, large manifests (and with
+// several nodes a chunked push whose PATCHes alternate between the nodes); stop it and remove its data.
+// A failed check fails its phase (recorded in `failures`) and the run goes on where it can.
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { expectBlob, pullBlob, pullConcurrently, pushChunked, pushMonolithic } from './blobs.mjs';
+import {
+  expectBlob,
+  middleSlice,
+  pullBlob,
+  pullConcurrently,
+  pullWithCurl,
+  pushChunked,
+  pushMonolithic,
+  pushPostDigest,
+  pushSmallBlobs,
+  rangeReads,
+} from './blobs.mjs';
+import { fileRangeDigest, smallBlobSet } from './content.mjs';
 import { startDeployment } from './deployment.mjs';
 import { CheckError, check } from './http.mjs';
 import {
@@ -19,7 +32,7 @@ import {
   putConcurrently,
 } from './large-manifests.mjs';
 import { log } from './log.mjs';
-import { manifestLoad, pushImage, putManifest } from './manifests.mjs';
+import { manifestGets, pushImage, putManifest } from './manifests.mjs';
 import { ServerMonitor, serverCpu, treeMemory } from './proc.mjs';
 import { MiB } from './settings.mjs';
 import { median } from './stats.mjs';
@@ -32,7 +45,7 @@ import { hasExited, tail } from './targets.mjs';
 /** @import { Settings, TargetKind } from './settings.mjs' */
 
 /**
- * @typedef {'pushMonolithic' | 'pushChunked' | 'pull' | 'pullConcurrent' | 'manifestGet' | 'largeManifestPut' | 'largeManifestHead' | 'pushCrossNode'} PhaseName
+ * @typedef {'pushMonolithic' | 'pushChunked' | 'pull' | 'pullConcurrent' | 'pullCurl' | 'rangeRead' | 'pushPostDigest' | 'smallPushMonolithic' | 'smallPushChunked' | 'manifestGet' | 'largeManifestPut' | 'largeManifestHead' | 'pushCrossNode'} PhaseName
  */
 
 /**
@@ -42,6 +55,11 @@ import { hasExited, tail } from './targets.mjs';
  * @property {number} [seconds] wall time of the operation (when ok)
  * @property {string} [error] (when not ok)
  * @property {number} [mbps] blob phases: MB/s
+ * @property {number} [blobsPerS] small-blob pushes: blobs pushed per second
+ * @property {string} [unsupported] the registry does not do this (e.g. POST ?digest= answered 202):
+ *   not measured, not a failure
+ * @property {string} [note] the operation succeeded but the registry answered differently from the others
+ * @property {string} [skipped] not run, and why (e.g. curl not found)
  * @property {number} [requests] requests answered correctly
  * @property {number} [errors]
  * @property {string} [firstError]
@@ -50,6 +68,10 @@ import { hasExited, tail } from './targets.mjs';
  * @property {number} [p50Ms]
  * @property {number} [p99Ms]
  * @property {number} [maxMs]
+ * @property {string} [client] manifest GETs: the load generator, e.g. "wrk 4.1.0, 16 connections, 10 s"
+ * @property {number} [loadClientCpuS] manifest GETs: CPU seconds of wrk (a child process), added to the
+ *   phase's client CPU
+ * @property {number} [checked] manifest GETs with wrk: responses whose digest and length were compared
  * @property {number} [manifestBytes] large manifests: size of the first one
  */
 
@@ -84,7 +106,8 @@ const messageOf = (error) => (error instanceof Error ? error.message : String(er
  * @param {number} nodeCount
  * @param {Settings} settings
  * @param {string} workDir
- * @param {{ a: BlobFile, b: BlobFile, c?: BlobFile }} blobs c: for the cross-node push
+ * @param {{ a: BlobFile, b: BlobFile, c?: BlobFile, p: BlobFile }} blobs p: for the one-request POST
+ *   push; c: for the cross-node push
  * @returns {Promise<TargetResult>}
  */
 export async function benchTarget(kind, nodeCount, settings, workDir, blobs) {
@@ -152,28 +175,63 @@ export async function benchTarget(kind, nodeCount, settings, workDir, blobs) {
     op.mbps = mbps(op);
     log(`${label} pull: ${op.ok ? `${op.mbps.toFixed(1)} MB/s` : 'failed'}`);
 
-    if (settings.store === 's3') {
-      const n = settings.pullConcurrency;
-      op = await phase('pullConcurrent', () => pullConcurrently(t.base, repo, blobs.a, n));
-      op.mbps = op.ok && op.seconds ? (n * bytes) / 1e6 / op.seconds : Number.NaN;
-      log(`${label} ${n} concurrent pulls: ${op.ok ? `${op.mbps.toFixed(1)} MB/s in all` : 'failed'}`);
+    const n = settings.pullConcurrency;
+    op = await phase('pullConcurrent', () => pullConcurrently(t.base, repo, blobs.a, n));
+    op.mbps = op.ok && op.seconds ? (n * bytes) / 1e6 / op.seconds : Number.NaN;
+    log(`${label} ${n} concurrent pulls: ${op.ok ? `${op.mbps.toFixed(1)} MB/s in all` : 'failed'}`);
+
+    const curlBin = settings.curlBin;
+    if (curlBin) {
+      op = await phase('pullCurl', () => pullWithCurl(curlBin, t.base, repo, blobs.a));
+      log(`${label} pull with curl: ${op.ok ? `${op.mbps?.toFixed(1)} MB/s` : 'failed'}`);
+    } else {
+      result.ops.pullCurl = { ok: false, skipped: 'curl not found on PATH' };
+      log(`${label} pull with curl: not run (curl not found on PATH)`);
     }
 
+    const slice = middleSlice(bytes);
+    const sliceDigest = await fileRangeDigest(blobs.a.path, slice.start, slice.length);
+    op = await phase('rangeRead', () =>
+      rangeReads(t, repo, blobs.a, { ...slice, digest: sliceDigest }, settings.rangeReads),
+    );
+    op.mbps = op.ok && op.seconds ? (settings.rangeReads * slice.length) / 1e6 / op.seconds : Number.NaN;
+    log(
+      `${label} ${settings.rangeReads} Range GETs of ${slice.length} bytes: ${op.ok ? `${op.mbps.toFixed(1)} MB/s` : 'failed'}`,
+    );
+
+    op = await phase('pushPostDigest', () => pushPostDigest(t, repo, blobs.p));
+    if (op.ok && op.unsupported) {
+      log(`${label} POST ?digest= push: not supported (${op.unsupported})`);
+    } else {
+      op.mbps = mbps(op);
+      log(
+        `${label} POST ?digest= push: ${op.ok ? `${op.mbps.toFixed(1)} MB/s${op.note ? ` (${op.note})` : ''}` : 'failed'}`,
+      );
+      if (op.ok) await expectBlob(t, repo, blobs.p, 'POST ?digest= push');
+    }
+
+    await smallBlobPushes(t.base, label, settings, phase);
     const imageRepo = 'bench/image';
     const tag = 'v1';
     const manifest = await pushImage(t, imageRepo, tag);
-    const load = { base: t.base, concurrency: settings.concurrency, seconds: settings.manifestSeconds };
-    if (settings.manifestWarmup > 0) {
-      const warm = await manifestLoad(imageRepo, tag, manifest, { ...load, count: settings.manifestWarmup });
+    const gets = manifestGets(settings, workDir, t.base, imageRepo, tag, manifest);
+    if (gets.warmUp) {
+      const warm = await gets.warmUp();
       check(warm.errors === 0, `manifest GET (warm-up): ${warm.errors} errors, first: ${warm.firstError}`);
     }
     op = await phase('manifestGet', async () => {
-      const r = await manifestLoad(imageRepo, tag, manifest, { ...load, count: settings.manifestRequests });
+      const r = await gets.measure();
       check(r.errors === 0, `manifest GET: ${r.errors} errors, first: ${r.firstError}`);
       return r;
     });
+    // wrk is a child process: its CPU (measured by wrk.mjs) is the client's, not "other processes'".
+    const getStats = result.phases.manifestGet;
+    if (getStats && op.loadClientCpuS !== undefined) {
+      getStats.clientCpuS += op.loadClientCpuS;
+      getStats.otherCpuS = Math.max(0, getStats.otherCpuS - op.loadClientCpuS);
+    }
     log(
-      `${label} manifest GET: ${op.ok ? `${op.rps?.toFixed(0)} req/s, p50 ${op.p50Ms?.toFixed(2)} ms, p99 ${op.p99Ms?.toFixed(2)} ms${op.timedOut ? ` (stopped at the ${settings.manifestSeconds} s bound after ${op.requests} requests)` : ''}` : 'failed'}`,
+      `${label} manifest GET (${op.client ?? settings.loadClient}): ${op.ok ? `${op.rps?.toFixed(0)} req/s, p50 ${op.p50Ms?.toFixed(2)} ms, p99 ${op.p99Ms?.toFixed(2)} ms${op.timedOut ? ` (stopped at the ${settings.manifestSeconds} s bound after ${op.requests} requests)` : ''}` : 'failed'}`,
     );
 
     await largeManifests(t, kind, label, phase);
@@ -200,6 +258,31 @@ export async function benchTarget(kind, nodeCount, settings, workDir, blobs) {
     log(`${label} stopped, data removed`);
   }
   return result;
+}
+
+/**
+ * The small-blob phases: settings.smallBlobs different blobs of settings.smallKiB pushed
+ * settings.smallConcurrency at a time, monolithic (POST + PUT) and then another set chunked (POST +
+ * one PATCH + PUT), each set to a repository of its own.
+ * @param {string} base
+ * @param {string} label
+ * @param {Settings} settings
+ * @param {PhaseRunner} phase
+ */
+async function smallBlobPushes(base, label, settings, phase) {
+  const { smallBlobs: count, smallKiB, smallConcurrency: concurrency } = settings;
+  for (const how of /** @type {const} */ (['monolithic', 'chunked'])) {
+    const set = smallBlobSet(count, smallKiB * 1024, `small blobs ${how}`);
+    const name = how === 'monolithic' ? 'smallPushMonolithic' : 'smallPushChunked';
+    const op = await phase(name, () => pushSmallBlobs(base, `bench/small-${how}`, set, concurrency, how));
+    if (op.ok && op.seconds) {
+      op.blobsPerS = count / op.seconds;
+      op.mbps = (count * smallKiB * 1024) / 1e6 / op.seconds;
+    }
+    log(
+      `${label} ${count} x ${smallKiB} KiB blobs ${how}, ${concurrency} at a time: ${op.ok ? `${op.blobsPerS?.toFixed(0)} blobs/s, ${op.mbps?.toFixed(1)} MB/s` : 'failed'}`,
+    );
+  }
 }
 
 /**

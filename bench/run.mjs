@@ -1,32 +1,52 @@
 #!/usr/bin/env node
 // @ts-check
-// Benchmark: artifact-store against the reference registry (CNCF distribution), one after the other,
-// each freshly started on an empty temp data dir on the same disk. For each registry it measures:
+// Benchmark: artifact-store against two reference registries, CNCF distribution and zot, one after
+// the other, each freshly started on an empty temp data dir on the same disk. For each registry it
+// measures:
 //   1. a monolithic blob push (POST uploads/, then one PUT ?digest= carrying the whole body),
 //   2. a chunked blob push (PATCHes with Content-Range, then an empty PUT ?digest=),
 //   3. a blob pull (GET, hashed on the fly to verify the digest),
-//   4. manifest GET by tag under concurrent keep-alive load (req/s, p50/p99 latency),
-//   5. large manifests: 8 concurrent PUTs of different 7.8 MB OCI image manifests (3.9 MB for
-//      distribution, whose limit is 4 MiB), then the median of 20 sequential cold HEADs by digest,
-//   6. the server's peak RSS and PSS per phase, summed over its process tree (our server's embedded
+//   4. concurrent pulls: the same blob by BENCH_PULL_CONCURRENCY GETs at once (MB/s in all),
+//   5. a pull with curl as the client (curl -o /dev/null; skipped, and said so, without curl),
+//   6. Range reads: BENCH_RANGE_READS sequential GETs of 16 MiB from the middle of the blob (206,
+//      Content-Range and the slice's hash checked),
+//   7. a one-request push: POST uploads/?digest= carrying the whole body of a third blob (201; a
+//      registry answering 202, i.e. ignoring the digest, is reported "not supported"),
+//   8. small blobs: BENCH_SMALL_BLOBS different blobs of BENCH_SMALL_KIB pushed BENCH_SMALL_CONCURRENCY
+//      at a time as POST + PUT (blobs/s, MB/s), then another set as POST + one PATCH + PUT (blobs/s),
+//   9. manifest GET by tag under concurrent keep-alive load (req/s, p50/p99 latency),
+//  10. large manifests: 8 concurrent PUTs of different 7.8 MB OCI image manifests (3.9 MB for
+//      distribution and zot, whose limits are 4 MiB), then the median of 20 sequential cold HEADs,
+//  11. the server's peak RSS and PSS per phase, summed over its process tree (our server's embedded
 //      PostgreSQL runs as child processes) and polled every 50 ms,
 // plus the server tree's CPU time per phase (from /proc/<pid>/stat of each process).
-// Prints a side-by-side table with ratios (ours / distribution) and the same figures as markdown.
+// Prints a side-by-side table (ours, distribution, zot) with the ratios ours / distribution and
+// ours / zot, and the same figures as markdown.
 // Exits 1 when an operation failed (wrong status, digest or size); speed never fails the run.
 //
 //   npm run bench                                   # 1 GiB blobs, 16 MiB chunks, 20000 manifest GETs
-//   BENCH_BLOB_MIB=64 BENCH_MANIFEST_REQUESTS=2000 npm run bench    # a quick run
+//   BENCH_BLOB_MIB=64 BENCH_MANIFEST_REQUESTS=2000 BENCH_SMALL_BLOBS=100 npm run bench    # a quick run
+//   BENCH_ZOT_BIN=/path/to/zot npm run bench        # with zot (without it: "zot: not run", the rest runs)
 //
 // Environment (all optional):
-//   BENCH_BLOB_MIB           blob size in MiB for pushes and pull (default 1024)
+//   BENCH_BLOB_MIB           blob size in MiB for pushes and pulls (default 1024)
 //   BENCH_CHUNK_MIB          PATCH size in MiB for the chunked push (default 16)
 //   BENCH_MANIFEST_REQUESTS  measured manifest GETs (default 20000)
 //   BENCH_MANIFEST_WARMUP    unmeasured manifest GETs before them (default 1000)
-//   BENCH_MANIFEST_SECONDS   time bound of the measured manifest GETs (default 60)
+//   BENCH_MANIFEST_SECONDS   duration (wrk, default 10) or time bound (Node client, default 60) of the manifest GETs
+//   BENCH_LOAD_CLIENT        auto (default: wrk if on PATH), wrk or node: what sends the manifest GETs
 //   BENCH_CONCURRENCY        concurrent keep-alive connections for manifest GETs (default 16)
-//   BENCH_TARGETS            which registries, in this order (default "ours,distribution")
+//   BENCH_PULL_CONCURRENCY   concurrent GETs of the concurrent-pull phase (default 4)
+//   BENCH_SMALL_BLOBS        small blobs per small-blob push phase (default 1000)
+//   BENCH_SMALL_KIB          size of each small blob in KiB (default 64)
+//   BENCH_SMALL_CONCURRENCY  small-blob pushes in flight at once (default 8)
+//   BENCH_RANGE_READS        sequential 16 MiB Range GETs (default 100)
+//   BENCH_TARGETS            which registries, in this order (default "ours,distribution,zot")
 //   BENCH_REGISTRY_BIN       the distribution binary (default .tools/bin/registry)
+//   BENCH_ZOT_BIN            the zot binary (no default: zot is built by hand, see docs/benchmarks.md;
+//                            unset or missing: "zot: not run (...)" and the others run)
 //   BENCH_OURS_CLI           our server's entry point (default dist/cli.js), e.g. a patched copy for A/B runs
+//   BENCH_OURS_NODE          the node binary that runs our server (default: the one running this script)
 //   BENCH_OURS_NODE_ARGS     extra node flags for our server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //   BENCH_TMPDIR             where the temp dir goes (default the OS temp dir)
 //   BENCH_KEEP=1             keep the temp dir (server logs, data) instead of removing it
@@ -44,13 +64,13 @@
 //   BENCH_LB                 auto (default: nginx if installed, else node), nginx or node
 //                            (scripts/round-robin.mjs in a process of its own)
 //   BENCH_NGINX_BIN          the nginx binary (default: nginx on PATH or in /usr/sbin)
-//   BENCH_PULL_CONCURRENCY   concurrent GETs of the concurrent-pull phase (s3 only; default 4)
 //   DATABASE_URL             the PostgreSQL (superuser) in which ours' databases are created (s3)
+// zot runs on the filesystem only: with BENCH_STORE=s3 it is "not run".
 //
 // The modules: settings.mjs (the variables above), children.mjs (child processes, ports, logs),
-// targets.mjs and distribution-config.mjs (starting the registries), deployment.mjs (a registry with
-// its S3 server, database and load balancer: s3-server.mjs, postgres.mjs, load-balancer.mjs,
-// round-robin-child.mjs), proc.mjs (memory and CPU from /proc), content.mjs (what is pushed), http.mjs
+// targets.mjs, distribution-config.mjs and zot-config.mjs (starting the registries), deployment.mjs
+// (a registry with its S3 server, database and load balancer: s3-server.mjs, postgres.mjs,
+// load-balancer.mjs, round-robin-child.mjs), proc.mjs (memory and CPU from /proc), content.mjs (what is pushed), http.mjs
 // (requests and checks), blobs.mjs, manifests.mjs and large-manifests.mjs (the operations),
 // run-target.mjs (the phases against one registry run), machine.mjs, table.mjs, report.mjs and
 // report-production.mjs (the output); this file runs them.
@@ -87,21 +107,26 @@ async function main() {
     existsSync(settings.oursCli) || !settings.targets.includes('ours'),
     `${settings.oursCli} is missing: run npm run build`,
   );
+  for (const skipped of settings.skipped) log(skipped);
   const machine = machineInfo(settings);
   workDir = await mkdtemp(join(settings.tmpBase, 'artifact-store-bench-'));
   await chmod(workDir, 0o755); // the embedded PostgreSQL may run as another user (when we are root)
   log(`temp dir ${workDir}`);
   const size = settings.blobMiB * MiB;
   const several = settings.targets.includes('ours') && settings.nodes.some((n) => n > 1);
-  log(`writing ${several ? 'three' : 'two'} ${settings.blobMiB} MiB pseudo-random blobs`);
+  log(`writing ${several ? 'four' : 'three'} ${settings.blobMiB} MiB pseudo-random blobs`);
   const blobs = {
     a: await generateBlobFile(join(workDir, 'blob-a.bin'), size, 'blob a'),
     b: await generateBlobFile(join(workDir, 'blob-b.bin'), size, 'blob b'),
+    // for the one-request push (POST ?digest=)
+    p: await generateBlobFile(join(workDir, 'blob-p.bin'), size, 'blob p'),
     // for the chunked push that alternates between nodes
     c: several ? await generateBlobFile(join(workDir, 'blob-c.bin'), size, 'blob c') : undefined,
   };
   spawnSync('sync');
-  log(`blob a ${blobs.a.digest}, blob b ${blobs.b.digest}${blobs.c ? `, blob c ${blobs.c.digest}` : ''}`);
+  log(
+    `blob a ${blobs.a.digest}, blob b ${blobs.b.digest}, blob p ${blobs.p.digest}${blobs.c ? `, blob c ${blobs.c.digest}` : ''}`,
+  );
   /** @type {TargetResult[]} */
   const results = [];
   for (const kind of settings.targets) {

@@ -10,10 +10,13 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const MiB = 1024 * 1024;
 
-/** @typedef {'ours' | 'distribution'} TargetKind */
+/** @typedef {'ours' | 'distribution' | 'zot'} TargetKind */
+/** Every registry the benchmark knows, in the default order. */
+export const TARGET_KINDS = /** @type {const} */ (['ours', 'distribution', 'zot']);
 /** @typedef {'fs' | 's3'} StoreKind */
 /** @typedef {'moto' | 'versitygw'} S3ServerKind */
 /** @typedef {'nginx' | 'node'} LoadBalancerKind */
+/** @typedef {'wrk' | 'node'} LoadClientKind */
 
 /**
  * @typedef {object} Settings
@@ -21,12 +24,23 @@ export const MiB = 1024 * 1024;
  * @property {number} chunkMiB PATCH size of the chunked push
  * @property {number} manifestRequests measured manifest GETs
  * @property {number} manifestWarmup unmeasured manifest GETs before them
- * @property {number} manifestSeconds time bound of the measured manifest GETs
+ * @property {number} manifestSeconds time bound of the measured manifest GETs (Node client), or their
+ *   duration (wrk)
+ * @property {LoadClientKind} loadClient the load generator of the manifest GETs
+ * @property {string | undefined} wrkBin wrk, when loadClient is wrk
  * @property {number} concurrency keep-alive connections for the manifest GETs
- * @property {TargetKind[]} targets which registries, in this order
+ * @property {TargetKind[]} targets which registries run, in this order (those that cannot are in `skipped`)
+ * @property {string[]} skipped why a listed registry does not run, e.g. "zot: not run (BENCH_ZOT_BIN not set)"
  * @property {string} registryBin the distribution binary (absolute)
+ * @property {string | undefined} zotBin the zot binary (absolute), when BENCH_ZOT_BIN is set
  * @property {string} oursCli our server's entry point (absolute)
+ * @property {string} oursNode the node binary that runs our server (absolute)
  * @property {string[]} oursNodeArgs extra node flags for our server
+ * @property {number} smallBlobs how many small blobs each small-blob push phase pushes
+ * @property {number} smallKiB size of each small blob in KiB
+ * @property {number} smallConcurrency small-blob pushes in flight at once
+ * @property {number} rangeReads sequential Range GETs of 16 MiB from the middle of the big blob
+ * @property {string | undefined} curlBin curl for the curl pull (undefined: not found, that phase is skipped)
  * @property {string} tmpBase where the temp dir goes
  * @property {boolean} keep keep the temp dir
  * @property {string | undefined} jsonPath also write the raw results as JSON here
@@ -39,7 +53,7 @@ export const MiB = 1024 * 1024;
  * @property {boolean} viaLb put one node of ours behind the load balancer too
  * @property {LoadBalancerKind | undefined} lb the load balancer, when a run needs one
  * @property {string | undefined} nginxBin the nginx binary when lb is nginx
- * @property {number} pullConcurrency concurrent GETs of the pull-throughput phase (store s3)
+ * @property {number} pullConcurrency concurrent GETs of the concurrent-pull phase
  */
 
 /** A setting that cannot be used; the benchmark exits 2 with its message. */
@@ -67,7 +81,7 @@ export function envInt(env, name, fallback, min = 1) {
  * @returns {value is TargetKind}
  */
 function isTargetKind(value) {
-  return value === 'ours' || value === 'distribution';
+  return TARGET_KINDS.some((k) => k === value);
 }
 
 const VERSITYGW_INSTALL =
@@ -170,43 +184,113 @@ function storeSettings(env, targets) {
 }
 
 /**
- * Reads and checks every setting.
+ * BENCH_TARGETS: the registries in their order, each once.
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {TargetKind[]}
+ */
+function targetList(env) {
+  /** @type {TargetKind[]} */
+  const targets = [];
+  for (const t of (env.BENCH_TARGETS?.trim() || TARGET_KINDS.join(',')).split(',')) {
+    const name = t.trim();
+    if (name === '') continue;
+    if (!isTargetKind(name)) {
+      throw new UsageError(
+        `BENCH_TARGETS lists ${TARGET_KINDS.map((k) => `"${k}"`).join(', ')}, got "${name}"`,
+      );
+    }
+    if (!targets.includes(name)) targets.push(name);
+  }
+  if (targets.length === 0) throw new UsageError('BENCH_TARGETS is empty');
+  return targets;
+}
+
+/**
+ * Why zot cannot run (undefined when it can): its binary comes from BENCH_ZOT_BIN only, and it runs
+ * on the filesystem only.
+ * @param {string | undefined} zotBin
+ * @param {StoreKind} store
+ */
+export function zotSkipReason(zotBin, store) {
+  if (!zotBin) return 'BENCH_ZOT_BIN not set';
+  if (!isFile(zotBin)) return `BENCH_ZOT_BIN not found: ${zotBin}`;
+  if (store !== 'fs') return `BENCH_STORE=${store}: zot runs on the filesystem only`;
+  return undefined;
+}
+
+/**
+ * BENCH_LOAD_CLIENT: the load generator of the manifest GETs, wrk (auto: when on PATH) or the Node
+ * client, and BENCH_MANIFEST_SECONDS, whose default depends on it: wrk runs for that long (10 s), the
+ * Node client sends BENCH_MANIFEST_REQUESTS GETs and stops early at that bound (60 s).
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {{ loadClient: LoadClientKind, wrkBin: string | undefined, manifestSeconds: number }}
+ */
+export function loadClientSettings(env) {
+  const wanted = envChoice(env, 'BENCH_LOAD_CLIENT', /** @type {const} */ (['auto', 'wrk', 'node']));
+  const wrkBin = wanted === 'node' ? undefined : findOnPath(env, 'wrk');
+  if (wanted === 'wrk' && !wrkBin) {
+    throw new UsageError(
+      'BENCH_LOAD_CLIENT=wrk: no wrk found on PATH (apt-get install wrk, or BENCH_LOAD_CLIENT=node)',
+    );
+  }
+  const loadClient = wrkBin ? 'wrk' : 'node';
+  return {
+    loadClient,
+    wrkBin,
+    manifestSeconds: envInt(env, 'BENCH_MANIFEST_SECONDS', loadClient === 'wrk' ? 10 : 60),
+  };
+}
+
+/**
+ * Reads and checks every setting. A registry that cannot run without being an error (zot without
+ * BENCH_ZOT_BIN) is left out of `targets` and said so in `skipped`.
  * @param {NodeJS.ProcessEnv} [env]
  * @returns {Settings}
  */
 export function loadSettings(env = process.env) {
-  /** @type {TargetKind[]} */
-  const targets = [];
-  for (const t of (env.BENCH_TARGETS?.trim() || 'ours,distribution').split(',')) {
-    const name = t.trim();
-    if (name === '') continue;
-    if (!isTargetKind(name)) {
-      throw new UsageError(`BENCH_TARGETS lists "ours" and/or "distribution", got "${name}"`);
-    }
-    targets.push(name);
-  }
-  if (targets.length === 0) throw new UsageError('BENCH_TARGETS is empty');
+  const listed = targetList(env);
+  const store = storeSettings(env, listed);
+  const zotValue = env.BENCH_ZOT_BIN?.trim();
+  const zotBin = zotValue ? resolve(ROOT, zotValue) : undefined;
+  /** @type {string[]} */
+  const skipped = [];
+  const zotSkip = listed.includes('zot') ? zotSkipReason(zotBin, store.store) : undefined;
+  if (zotSkip) skipped.push(`zot: not run (${zotSkip})`);
+  const targets = listed.filter((k) => !(k === 'zot' && zotSkip));
+  if (targets.length === 0) throw new UsageError(`no registry can run: ${skipped.join('; ')}`);
+  const oursNode = resolve(ROOT, env.BENCH_OURS_NODE?.trim() || process.execPath);
   /** @type {Settings} */
   const settings = {
     blobMiB: envInt(env, 'BENCH_BLOB_MIB', 1024),
     chunkMiB: envInt(env, 'BENCH_CHUNK_MIB', 16),
     manifestRequests: envInt(env, 'BENCH_MANIFEST_REQUESTS', 20000),
     manifestWarmup: envInt(env, 'BENCH_MANIFEST_WARMUP', 1000, 0),
-    manifestSeconds: envInt(env, 'BENCH_MANIFEST_SECONDS', 60),
+    ...loadClientSettings(env),
     concurrency: envInt(env, 'BENCH_CONCURRENCY', 16),
     targets,
+    skipped,
     registryBin: resolve(ROOT, env.BENCH_REGISTRY_BIN?.trim() || '.tools/bin/registry'),
+    zotBin,
     oursCli: resolve(ROOT, env.BENCH_OURS_CLI?.trim() || 'dist/cli.js'),
+    oursNode,
     oursNodeArgs: (env.BENCH_OURS_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+    smallBlobs: envInt(env, 'BENCH_SMALL_BLOBS', 1000),
+    smallKiB: envInt(env, 'BENCH_SMALL_KIB', 64),
+    smallConcurrency: envInt(env, 'BENCH_SMALL_CONCURRENCY', 8),
+    rangeReads: envInt(env, 'BENCH_RANGE_READS', 100),
+    curlBin: findOnPath(env, 'curl'),
     tmpBase: env.BENCH_TMPDIR?.trim() || os.tmpdir(),
     keep: env.BENCH_KEEP === '1',
     jsonPath: env.BENCH_JSON?.trim() || undefined,
-    ...storeSettings(env, targets),
+    ...store,
   };
   if (targets.includes('distribution') && !existsSync(settings.registryBin)) {
     throw new UsageError(
       `${settings.registryBin} is missing: run scripts/install-go-tools.sh (or set BENCH_REGISTRY_BIN)`,
     );
+  }
+  if (targets.includes('ours') && !isFile(oursNode)) {
+    throw new UsageError(`BENCH_OURS_NODE: ${oursNode} is not a file`);
   }
   return settings;
 }

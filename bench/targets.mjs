@@ -1,8 +1,8 @@
 // @ts-check
-// Starting the registries under test: each on a free port of 127.0.0.1 with an empty data dir, its
-// output in a log file; on the filesystem (ours with its embedded database) or, given `backing`, on
-// the benchmark's S3 server (ours with an external PostgreSQL). Children are tracked by children.mjs,
-// so none outlives the run.
+// Starting the registries under test (ours, distribution, zot): each on a free port of 127.0.0.1 with
+// an empty data dir, its output in a log file; on the filesystem (ours with its embedded database) or,
+// given `backing`, on the benchmark's S3 server (ours with an external PostgreSQL; zot runs on the
+// filesystem only). Children are tracked by children.mjs, so none outlives the run.
 import { writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import {
 import { distributionConfig } from './distribution-config.mjs';
 import { header, request } from './http.mjs';
 import { log } from './log.mjs';
+import { zotConfig } from './zot-config.mjs';
 
 export { hasExited, isStopping, killAll, markStopping, stopAll, stopChild, tail } from './children.mjs';
 
@@ -50,7 +51,8 @@ export { hasExited, isStopping, killAll, markStopping, stopAll, stopChild, tail 
 const OURS_STORE_VARIABLES = /^(DATABASE_URL|MAX_MANIFEST_BYTES|BLOB_STORE|S3_[A-Z_]+)$/;
 
 /**
- * Starts one registry on a free port with an empty data dir; resolves once GET /v2/ answers 200.
+ * Starts one registry on a free port with an empty data dir; resolves once GET /v2/ answers 200 with
+ * Docker-Distribution-API-Version (all three send it). zot takes no `store`: it runs on the filesystem.
  * @param {TargetKind} kind
  * @param {Settings} settings
  * @param {string} workDir
@@ -75,7 +77,7 @@ export async function startTarget(kind, settings, workDir, { name = kind, store 
     /** @type {NodeJS.ProcessEnv} */
     let env;
     if (kind === 'ours') {
-      command = process.execPath;
+      command = settings.oursNode;
       args = [...settings.oursNodeArgs, settings.oursCli, 'serve'];
       // The embedded database and blobs in the temp dir unless `store` says otherwise, whatever the
       // caller's environment says.
@@ -86,6 +88,12 @@ export async function startTarget(kind, settings, workDir, { name = kind, store 
         PORT: String(port),
         DATA_DIR: dataDir,
       };
+    } else if (kind === 'zot') {
+      const configPath = join(workDir, `${name}-config.json`);
+      writeFileSync(configPath, zotConfig(dataDir, port));
+      command = /** @type {string} */ (settings.zotBin); // settings.mjs leaves zot out without it
+      args = ['serve', configPath];
+      env = { ...process.env };
     } else {
       const configPath = join(workDir, `${name}-config.yml`);
       writeFileSync(configPath, distributionConfig(dataDir, port, store?.distributionS3));

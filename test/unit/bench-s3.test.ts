@@ -209,6 +209,23 @@ describe('production report', () => {
       '| 1.00 |  |  |  | 0.00 | 0.40 |',
     );
   });
+  it('the group table has the newer phases too, in the order they run', () => {
+    const r: TargetResult = {
+      ...one,
+      phases: {
+        manifestGet: phase(),
+        smallPushMonolithic: phase(),
+        rangeRead: phase(),
+        pullConcurrent: phase(),
+      },
+    };
+    expect(
+      groupTable([r])
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(' | ')[1]),
+    ).toEqual(['concurrent pulls', 'Range GETs', 'small blobs, POST + PUT', 'manifest GETs']);
+  });
   it('notes each node’s peak RSS during the cross-node push', () => {
     expect(crossNodeNotes([one, two])).toEqual([
       'ours 2n+nginx: chunked push with PATCHes alternating between the nodes (straight to each node): 268.0 MB/s; ' +
