@@ -292,7 +292,7 @@ export class UploadWriter {
         },
       );
     }
-    const hasher = await this.hasherAt(id, offset, final);
+    const hasher = await this.hasherAt(id, offset, final, options.expectedLength);
     // Whatever happens below, the old hash state is stale until the append succeeds.
     this.forget(id, hasher);
     const limit = options.expectedLength;
@@ -327,10 +327,21 @@ export class UploadWriter {
    * appended last, else a new one at 0; undefined when there is none (the spool is re-hashed at
    * completion). A body that is the whole upload needs no saved state: it gets the native hashers.
    */
-  private async hasherAt(id: string, offset: number, final: boolean): Promise<RunningHasher | undefined> {
+  private async hasherAt(
+    id: string,
+    offset: number,
+    final: boolean,
+    announced?: number,
+  ): Promise<RunningHasher | undefined> {
     const state = this.running.get(id);
     if (state && state.offset === offset) return state.hasher;
-    if (offset === 0) return this.portable && !final ? PortableDualHasher.create() : this.threads.open();
+    if (offset === 0) {
+      if (this.portable && !final) return PortableDualHasher.create();
+      // A small body is hashed here: handing it to a hashing thread costs more than hashing it.
+      return announced !== undefined && announced <= INLINE_HASH_BYTES
+        ? new DualHasher()
+        : this.threads.open();
+    }
     if (!this.portable) return undefined;
     const saved = await this.driver.getContent(hashState(id, offset));
     // This node's stale hash of the session (another node appended since) is dropped by the caller:
@@ -341,7 +352,7 @@ export class UploadWriter {
   }
 
   private async digestLocked(id: string, offset: number, sha512: boolean): Promise<BlobDigests> {
-    const running = sha512 ? undefined : await this.hasherAt(id, offset, true);
+    const running = sha512 ? undefined : await this.hasherAt(id, offset, true, 0);
     this.forget(id, running);
     if (running) return running.digest();
     // No running hash (a restart, an evicted state, or sha512 wanted): hash the spool in one pass.
@@ -416,6 +427,9 @@ export class UploadWriter {
     await this.driver.delete(`uploads/${id}`);
   }
 }
+
+/** Bodies up to this size (announced) are hashed on the main thread (~0.1 ms at 128 KiB). */
+const INLINE_HASH_BYTES = 128 * 1024;
 
 /** How much of a body beyond its announced length is read and dropped before the connection is cut. */
 const MAX_DRAIN = 8 * 1024 * 1024;
