@@ -5,9 +5,11 @@
 import { AsyncResource } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { asc, eq, gt, sql } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import type postgres from 'postgres';
 import { type Actor, currentActor } from '../auth/actor.js';
 import type { Database } from './db.js';
-import { applyEvent, type RegistryEvent } from './events.js';
+import { applyEvent, type RegistryEvent, viewWrites } from './events.js';
 import { eventHead, events, maintenance, viewTables } from './schema.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -149,11 +151,24 @@ function mutationOn(tx: Database, cursor: LogCursor, actor: Actor): Mutation {
       const at = new Date();
       const event = { ...unstamped, actor } as RegistryEvent;
       cursor.hash = chainHash(cursor.hash, cursor.seq, at, event);
-      await tx
-        .insert(events)
-        .values({ seq: cursor.seq, type: event.type, payload: stripType(event), at, hash: cursor.hash });
-      await applyEvent(tx, { seq: cursor.seq, at, event });
-      return cursor.seq;
+      const row = { seq: cursor.seq, type: event.type, payload: stripType(event), at, hash: cursor.hash };
+      const logged = { seq: cursor.seq, at, event };
+      const client = transactionClient(tx);
+      if (!client) {
+        await tx.insert(events).values(row);
+        await applyEvent(tx, logged);
+        return logged.seq;
+      }
+      // The event's row and its view writes go out together, answered in one round trip: none of
+      // them depends on another's answer, and PostgreSQL runs them in the order sent.
+      const writes = [tx.insert(events).values(row), ...viewWrites(tx, logged)].map((write) => {
+        const query = dialect.sqlToQuery(write.getSQL());
+        return client.unsafe(query.sql, query.params as postgres.ParameterOrJSON<never>[]);
+      });
+      const results = await Promise.allSettled(writes);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return logged.seq;
     },
   };
 }
@@ -267,17 +282,54 @@ export async function snapshotViews(db: Database): Promise<Record<string, string
   return snapshot;
 }
 
+/** Events read and applied per round of the replay (their writes go out pipelined). */
+const REPLAY_BATCH = 5000;
+
+/** Turns a write into its text and parameters, as drizzle does before it sends a query. */
+const dialect = new PgDialect();
+
+/**
+ * Empties the views and applies every event of the log to them, in order: each event's writes are
+ * those `applyEvent` runs live (`viewWrites`), sent on the transaction's one connection without
+ * waiting for each answer (pipelined; PostgreSQL runs them in the order sent), a batch of events at a
+ * time, so the replay costs PostgreSQL's work rather than a round trip per statement.
+ */
 async function replay(tx: Database): Promise<number> {
   await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
   for (const table of Object.values(viewTables)) await tx.delete(table);
+  const client = transactionClient(tx);
   let after = 0;
   for (;;) {
-    const batch = await readEvents(tx, after);
+    const batch = await readEvents(tx, after, REPLAY_BATCH);
     if (batch.length === 0) break;
+    const sent: Promise<unknown>[] = [];
     for (const e of batch) {
-      await applyEvent(tx, { seq: e.seq, at: e.at, event: e.event });
-      after = e.seq;
+      const logged = { seq: e.seq, at: e.at, event: e.event };
+      if (!client) {
+        await applyEvent(tx, logged);
+        continue;
+      }
+      // Unnamed statements (as drizzle sends them), each planned for the tables as they are then: a
+      // plan kept from when the views were empty would scan whole tables once they are not.
+      for (const write of viewWrites(tx, logged)) {
+        const query = dialect.sqlToQuery(write.getSQL());
+        sent.push(
+          client.unsafe(query.sql, query.params as postgres.ParameterOrJSON<never>[], { prepare: false }),
+        );
+      }
     }
+    await Promise.all(sent);
+    after = batch[batch.length - 1]!.seq;
   }
   return after;
+}
+
+/**
+ * The postgres-js connection a drizzle transaction runs on (drizzle keeps it as `session.client`), so
+ * the replay can pipeline its writes on it; undefined if drizzle ever keeps it elsewhere (then each
+ * write is awaited in turn, as applyEvent does).
+ */
+function transactionClient(tx: Database): postgres.Sql | undefined {
+  const client = (tx as unknown as { session?: { client?: unknown } }).session?.client;
+  return typeof client === 'function' && 'unsafe' in client ? (client as postgres.Sql) : undefined;
 }

@@ -154,7 +154,13 @@ export interface RepositorySummary {
   lastPushAt: Date | null;
 }
 
-/** Repositories in byte order after `after`, each with its counts and size. */
+/**
+ * Repositories in byte order after `after`, each with its counts and size. The page is chosen first;
+ * each count is then one grouped query over the page's names, not a subquery per repository. The
+ * names are compared as `COLLATE "default"`: repositories.name is `COLLATE "C"` and the other tables'
+ * `repository` columns are not, and a comparison in another collation than an index's cannot use it
+ * (each repository's count was a scan of the whole table).
+ */
 export async function repositorySummaries(
   db: Database,
   after: string | undefined,
@@ -170,26 +176,47 @@ export async function repositorySummaries(
         : gt(repositories.name, after),
     repositoryCondition(filter, repositories.name),
   );
-  const rows = await db
-    .select({
-      name: repositories.name,
-      immutableTags: repositories.immutableTags,
-      // Correlated subqueries, qualified by hand (drizzle leaves columns unqualified here).
-      packages: sql<number>`(select count(*) from manifests m where m.repository = repositories.name)::int`,
-      tags: sql<number>`(select count(*) from tags t where t.repository = repositories.name)::int`,
-      size: sql<string>`(select coalesce(sum(b.size), 0) from repository_blobs rb join blobs b on b.sha256 = rb.sha256 where rb.repository = repositories.name) + (select coalesce(sum(m.size), 0) from manifests m where m.repository = repositories.name)`,
-      lastPushAt: sql<
-        string | null
-      >`(select max(m.stored_at) from manifests m where m.repository = repositories.name)`,
-    })
-    .from(repositories)
-    .where(where)
-    .orderBy(asc(repositories.name))
-    .limit(limit);
-  return rows.map((r) => ({
-    ...r,
+  const rows = await db.execute<{
+    name: string;
+    immutable_tags: boolean;
+    packages: number;
+    tags: number;
+    size: string;
+    last_push_at: string | null;
+  }>(sql`
+    with page as (
+      select ${repositories.name} as name, ${repositories.immutableTags} as immutable_tags
+      from ${repositories} ${where ? sql`where ${where}` : sql``}
+      order by ${repositories.name} limit ${limit}
+    ),
+    names as (select name collate "default" as name from page),
+    m as (
+      select repository, count(*)::int as packages, coalesce(sum(size), 0) as size, max(stored_at) as last_push_at
+      from ${manifests} where repository in (select name from names) group by repository
+    ),
+    t as (
+      select repository, count(*)::int as tags
+      from ${tags} where repository in (select name from names) group by repository
+    ),
+    b as (
+      select rb.repository, coalesce(sum(bl.size), 0) as size
+      from ${repositoryBlobs} rb join ${blobs} bl on bl.sha256 = rb.sha256
+      where rb.repository in (select name from names) group by rb.repository
+    )
+    select p.name, p.immutable_tags, coalesce(m.packages, 0) as packages, coalesce(t.tags, 0) as tags,
+           coalesce(b.size, 0) + coalesce(m.size, 0) as size, m.last_push_at
+    from page p
+    left join m on m.repository = p.name collate "default"
+    left join t on t.repository = p.name collate "default"
+    left join b on b.repository = p.name collate "default"
+    order by p.name`);
+  return [...rows].map((r) => ({
+    name: r.name,
+    immutableTags: r.immutable_tags,
+    packages: Number(r.packages),
+    tags: Number(r.tags),
     size: Number(r.size),
-    lastPushAt: r.lastPushAt === null ? null : new Date(r.lastPushAt),
+    lastPushAt: r.last_push_at === null ? null : new Date(r.last_push_at),
   }));
 }
 

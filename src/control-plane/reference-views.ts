@@ -3,8 +3,8 @@
 // needed or let it go (`referenced_seq`). GC collects only what nothing needs and whose
 // referenced_seq is older than GC_DELAY: the delay protects what a client is still assembling.
 // Called by applyEvent only, so a rebuild from the log gives the same rows.
-import { and, eq, inArray, or, sql } from 'drizzle-orm';
-import type { Database } from './db.js';
+import { type SQL, sql } from 'drizzle-orm';
+import type { ViewWrite } from './events.js';
 import { blobs, manifestReferences, manifests, repositoryBlobs } from './schema.js';
 
 /** What a manifest needs: blobs (sha256 hex: config, layers, artifact blobs) and child manifests. */
@@ -13,83 +13,64 @@ export interface ManifestReferences {
   manifests: string[];
 }
 
-export async function recordReferences(
-  tx: Database,
-  repository: string,
-  digest: string,
-  references: ManifestReferences,
-): Promise<void> {
-  const rows = [
-    ...references.blobs.map((target) => ({ repository, digest, kind: 'blob', target })),
-    ...references.manifests.map((target) => ({ repository, digest, kind: 'manifest', target })),
+export function recordReferences(repository: string, digest: string, references: ManifestReferences): SQL[] {
+  return [
+    ...referenceRows(repository, digest, references),
+    sql`update ${manifests} set references_recorded = true where repository = ${repository} and digest = ${digest}`,
   ];
-  if (rows.length > 0) await tx.insert(manifestReferences).values(rows).onConflictDoNothing();
-  await tx
-    .update(manifests)
-    .set({ referencesRecorded: true })
-    .where(and(eq(manifests.repository, repository), eq(manifests.digest, digest)));
+}
+
+/** The manifest_references rows of a manifest (no statement when it needs nothing). */
+export function referenceRows(repository: string, digest: string, references: ManifestReferences): SQL[] {
+  const rows = [
+    ...references.blobs.map((target) => sql`(${repository}, ${digest}, 'blob', ${target})`),
+    ...references.manifests.map((target) => sql`(${repository}, ${digest}, 'manifest', ${target})`),
+  ];
+  if (rows.length === 0) return [];
+  return [
+    sql`insert into ${manifestReferences} (repository, digest, kind, target)
+        values ${sql.join(rows, sql`, `)} on conflict do nothing`,
+  ];
 }
 
 /**
  * A manifest goes. Deleted by a client (not by GC), what it needed starts its grace period again:
- * its children, its referrers, the repository's links to its blobs, and its own bytes.
+ * its children, its referrers, the repository's links to its blobs, and its own bytes. What it needed
+ * is read in SQL, from its manifest_references rows (deleted last).
  */
-export async function forgetManifest(
-  tx: Database,
-  seq: number,
-  repository: string,
-  digest: string,
-  byGc: boolean,
-): Promise<void> {
-  const ofManifest = and(
-    eq(manifestReferences.repository, repository),
-    eq(manifestReferences.digest, digest),
-  );
-  if (!byGc) {
-    const needed = await tx.select().from(manifestReferences).where(ofManifest);
-    const children = needed.filter((r) => r.kind === 'manifest').map((r) => r.target);
-    const blobRefs = needed.filter((r) => r.kind === 'blob').map((r) => r.target);
-    await tx
-      .update(manifests)
-      .set({ referencedSeq: seq })
-      .where(
-        and(
-          eq(manifests.repository, repository),
-          children.length > 0
-            ? or(eq(manifests.subject, digest), inArray(manifests.digest, children))
-            : eq(manifests.subject, digest),
-        ),
-      );
-    if (blobRefs.length > 0) {
-      await tx
-        .update(repositoryBlobs)
-        .set({ referencedSeq: seq })
-        .where(and(eq(repositoryBlobs.repository, repository), inArray(repositoryBlobs.sha256, blobRefs)));
-    }
-    await tx.execute(sql`
-      update ${blobs} set referenced_seq = ${seq}
-      where sha256 in (select sha256 from ${manifests} where repository = ${repository} and digest = ${digest}
-                       union all
-                       select package_sha256 from ${manifests} where repository = ${repository} and digest = ${digest})`);
-  }
-  await tx.delete(manifestReferences).where(ofManifest);
+export function forgetManifest(seq: number, repository: string, digest: string, byGc: boolean): ViewWrite[] {
+  const needed = (kind: 'blob' | 'manifest') =>
+    sql`(select r.target from ${manifestReferences} r
+         where r.repository = ${repository} and r.digest = ${digest} and r.kind = ${kind})`;
+  const forget = sql`delete from ${manifestReferences} where repository = ${repository} and digest = ${digest}`;
+  if (byGc) return [forget];
+  return [
+    sql`update ${manifests} set referenced_seq = ${seq}
+        where repository = ${repository} and (subject = ${digest} or digest in ${needed('manifest')})`,
+    sql`update ${repositoryBlobs} set referenced_seq = ${seq}
+        where repository = ${repository} and sha256 in ${needed('blob')}`,
+    sql`update ${blobs} set referenced_seq = ${seq}
+        where sha256 in (select m.sha256 from ${manifests} m where m.repository = ${repository} and m.digest = ${digest}
+                         union all
+                         select m.package_sha256 from ${manifests} m where m.repository = ${repository} and m.digest = ${digest})`,
+    forget,
+  ];
 }
 
 /** A manifest left untagged (its tag moved or deleted): its grace period starts again. */
-export async function touchManifest(tx: Database, seq: number, repository: string, digest: string) {
-  await tx
-    .update(manifests)
-    .set({ referencedSeq: seq })
-    .where(and(eq(manifests.repository, repository), eq(manifests.digest, digest)));
+export function touchManifest(seq: number, repository: string, digest: string): SQL {
+  return sql`update ${manifests} set referenced_seq = ${seq} where repository = ${repository} and digest = ${digest}`;
 }
 
 /** A blob uploaded (or linked) again: the link and the blob start their grace period again. */
-export async function touchBlob(tx: Database, seq: number, sha256: string, repository?: string) {
-  if (repository !== undefined) {
-    await tx
-      .update(repositoryBlobs)
-      .set({ referencedSeq: seq })
-      .where(and(eq(repositoryBlobs.repository, repository), eq(repositoryBlobs.sha256, sha256)));
-  }
-  await tx.update(blobs).set({ referencedSeq: seq }).where(eq(blobs.sha256, sha256));
+export function touchBlob(seq: number, sha256: string, repository?: string): SQL[] {
+  return [
+    ...(repository === undefined
+      ? []
+      : [
+          sql`update ${repositoryBlobs} set referenced_seq = ${seq}
+              where repository = ${repository} and sha256 = ${sha256}`,
+        ]),
+    sql`update ${blobs} set referenced_seq = ${seq} where sha256 = ${sha256}`,
+  ];
 }

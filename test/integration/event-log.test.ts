@@ -229,9 +229,9 @@ describe('event log', () => {
     release();
     await slow;
     const outcomes = await settled;
-    outcomes.forEach((o, i) =>
-      expect(o.status, `mutation ${i}`).toBe(i % 3 === 0 ? 'rejected' : 'fulfilled'),
-    );
+    outcomes.forEach((o, i) => {
+      expect(o.status, `mutation ${i}`).toBe(i % 3 === 0 ? 'rejected' : 'fulfilled');
+    });
     const all = await readEvents(r.ctx.db, 0, 100_000);
     expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
     const added = all.slice(before);
