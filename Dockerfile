@@ -10,15 +10,21 @@ RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 DATA_DIR=/data
+# Node 24 would let V8's young generation grow to 2 x 64 MiB under load; 16 MiB is Node 20's default.
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 DATA_DIR=/data NODE_OPTIONS=--max-semi-space-size=16
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json LICENSE NOTICE ./
 COPY drizzle ./drizzle
-RUN mkdir -p /data && chown node:node /data
+COPY scripts/pg-template.mjs ./scripts/
+RUN mkdir -p /data node_modules/.cache/artifact-store \
+  && chown node:node /data node_modules/.cache/artifact-store
 VOLUME /data
 EXPOSE 5000
 USER node
+# The database template (initdb once, as the user the server runs as): a new /data starts from a copy
+# of it instead of running initdb. The script never fails the build; without it, the first start runs initdb.
+RUN node scripts/pg-template.mjs
 # Liveness: the process serves HTTP (readiness, with the database and the blob store, is /readyz).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 5000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

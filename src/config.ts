@@ -12,7 +12,7 @@ import {
   DEFAULT_STORAGE_CLASSES,
   RESTORE_CLASSES,
   STORAGE_CLASSES,
-} from './data-plane/drivers/s3-tiering.js';
+} from './data-plane/drivers/s3-classes.js';
 import { isTier, TIERS, type Tier } from './data-plane/tiering.js';
 
 export type { RateLimit, SecurityConfig, TlsFiles } from './config-security.js';

@@ -16,8 +16,6 @@ import { ContentStore } from './data-plane/content-store.js';
 import type { StorageDriver } from './data-plane/driver.js';
 import { FsDriver } from './data-plane/drivers/fs-driver.js';
 import { FsTiering } from './data-plane/drivers/fs-tiering.js';
-import { S3Driver } from './data-plane/drivers/s3-driver.js';
-import { S3Tiering } from './data-plane/drivers/s3-tiering.js';
 import type { Tiering } from './data-plane/tiering.js';
 import { UploadWriter } from './data-plane/upload-writer.js';
 import { createApp, loggingReporter } from './http/app.js';
@@ -38,7 +36,7 @@ import { LogSignal } from './registry/log-signal.js';
 import { ReadCache } from './registry/read-cache.js';
 import { startRestoreTracker } from './registry/restores.js';
 import { startUploadSweeper, sweepUploads } from './registry/upload-expiry.js';
-import { type OpenedAuth, openAuth } from './server-auth.js';
+import type { OpenedAuth } from './server-auth.js';
 
 export interface OpenedRegistry {
   ctx: RegistryContext;
@@ -80,7 +78,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 export async function openRegistry(config: Config, locked?: LockedDataDir): Promise<OpenedRegistry> {
   const dataDir = locked ?? (await lockDataDir(config.dataDir));
   try {
-    const { driver, tiering } = withTiering(await openStorage(config), config);
+    const { driver, tiering } = await openStorage(config);
     const content = new ContentStore(
       driver,
       config.blobStore.kind === 's3' && config.blobStore.redirect ? REDIRECT_SECONDS : 0,
@@ -143,31 +141,31 @@ const REDIRECT_SECONDS = 20 * 60;
 /** A staged write older than this is a crash's leftover, not a write in progress. */
 const STAGING_GRACE_MS = 15 * 60 * 1000;
 
-/** The storage driver BLOB_STORE names; S3 parts are buffered in DATA_DIR/tmp (this node's own). */
-async function openStorage(config: Config): Promise<StorageDriver> {
-  if (config.blobStore.kind === 'fs') return new FsDriver(config.dataDir);
+/**
+ * The storage driver BLOB_STORE names, and its tiering (A7). On the filesystem: COLD_DIR beside
+ * DATA_DIR, which the driver must also read (so the tiering wraps it and is the driver used from then
+ * on). On S3: storage classes, and parts buffered in DATA_DIR/tmp (this node's own); the AWS SDK is
+ * loaded only then (start-up time and memory, issue 10).
+ */
+async function openStorage(config: Config): Promise<{ driver: StorageDriver; tiering: Tiering }> {
+  if (config.blobStore.kind === 'fs') {
+    const tiered = new FsTiering(new FsDriver(config.dataDir), config.coldDir);
+    return { driver: tiered, tiering: tiered };
+  }
+  const [{ S3Driver }, { S3Tiering }] = await Promise.all([
+    import('./data-plane/drivers/s3-driver.js'),
+    import('./data-plane/drivers/s3-tiering.js'),
+  ]);
   const partDir = join(config.dataDir, 'tmp', 's3-parts');
   await rm(partDir, { recursive: true, force: true });
   const { kind: _, ...options } = config.blobStore;
-  return new S3Driver({ ...options, partDir });
-}
-
-/**
- * The storage's tiering (A7): storage classes on S3; on the filesystem, COLD_DIR beside DATA_DIR,
- * which the driver must also read (so the tiering wraps it and is the driver used from then on).
- */
-function withTiering(driver: StorageDriver, config: Config): { driver: StorageDriver; tiering: Tiering } {
-  if (driver instanceof S3Driver && config.blobStore.kind === 's3') {
-    const tiering = new S3Tiering(driver, {
-      classes: config.storageClasses,
-      partDir: join(config.dataDir, 'tmp', 's3-parts'),
-      partSize: config.blobStore.partSize,
-    });
-    return { driver, tiering };
-  }
-  if (!(driver instanceof FsDriver)) throw new Error('this storage driver has no tiering');
-  const tiered = new FsTiering(driver, config.coldDir);
-  return { driver: tiered, tiering: tiered };
+  const driver = new S3Driver({ ...options, partDir });
+  const tiering = new S3Tiering(driver, {
+    classes: config.storageClasses,
+    partDir,
+    partSize: config.blobStore.partSize,
+  });
+  return { driver, tiering };
 }
 
 export interface ServerOptions {
@@ -219,7 +217,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   let auth: OpenedAuth | undefined;
   try {
-    auth = await openAuth(config, registry.ctx);
+    // jose and bcrypt are loaded only when authentication is configured.
+    auth = config.authConfig
+      ? await (await import('./server-auth.js')).openAuth(config, registry.ctx)
+      : undefined;
     for (const warning of auth?.warnings ?? []) log(`artifact-store: warning: ${warning}`);
     await sweepUploads(registry.ctx, { startup: true });
   } catch (error) {

@@ -1,14 +1,29 @@
 // The embedded default database: a real PostgreSQL server started from DATA_DIR/pg, listening only on a
-// Unix socket in a directory only its user can enter, with fsync on (ADR-0004). It is created with
-// initdb on first use (into a temporary directory renamed into place, so a crash never leaves half a
-// cluster), and supervised: if this process dies, even by SIGKILL, the server is asked for a fast
+// Unix socket in a directory only its user can enter, with fsync on (ADR-0004). It is created on first
+// use (into a temporary directory renamed into place, so a crash never leaves half a cluster): copied
+// from a template cluster that initdb made once per machine (node_modules/.cache/artifact-store,
+// keyed by the PostgreSQL package and initdb's settings), then synced, or with initdb itself when no
+// template can be had. It is supervised: if this process dies, even by SIGKILL, the server is asked for a fast
 // shutdown (Linux: the kernel's parent-death signal via setpriv; elsewhere a tiny watchdog), and a
 // server orphaned anyway is stopped at the next start.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, readFile, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import {
+  chown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { syncDir } from '../fs-sync.js';
 import {
   findPostgresBinaries,
@@ -63,7 +78,7 @@ export async function startEmbeddedPostgres(
   const binaries = await findPostgresBinaries(join(dirname(dir), `${basename(dir)}-lib`));
   const runAs = postgresUser(log);
   if (runAs) await requireReachable(dirname(dir), runAs);
-  if (!existsSync(join(dir, 'PG_VERSION'))) await initCluster(dir, binaries, runAs);
+  if (!existsSync(join(dir, 'PG_VERSION'))) await createCluster(dir, binaries, runAs, log);
   await stopOrphan(dir);
   const socketDir = await socketDirectory(dir, runAs);
   const args = [
@@ -124,42 +139,146 @@ export async function startEmbeddedPostgres(
   };
 }
 
-/** initdb into a sibling temporary directory, renamed into place when complete. */
-async function initCluster(dir: string, binaries: PostgresBinaries, runAs: RunAs | undefined): Promise<void> {
+/** initdb's arguments besides the directory (a template cluster is keyed by them). */
+const INITDB_ARGS = [
+  '-U',
+  'postgres',
+  '--auth-local=trust',
+  '--auth-host=reject',
+  '-E',
+  'UTF8',
+  '--locale=C',
+  '--no-instructions',
+];
+/** How data is synced: the whole file system at once on Linux (one syncfs), else file by file. */
+const SYNC_METHOD = process.platform === 'linux' ? ['--sync-method=syncfs'] : [];
+/** Bumped when what a template holds, or how it is made, changes. */
+const TEMPLATE_FORMAT = 1;
+
+/**
+ * A new cluster in `dir`, built in a sibling temporary directory renamed into place when complete and
+ * synced: a copy of the machine's template cluster (made now if there is none), or, if that cannot
+ * be had, initdb's own.
+ */
+async function createCluster(
+  dir: string,
+  binaries: PostgresBinaries,
+  runAs: RunAs | undefined,
+  log: (line: string) => void,
+): Promise<void> {
   const temp = `${dir}.init-${process.pid}`;
   await rm(temp, { recursive: true, force: true });
-  await mkdir(temp, { recursive: true, mode: 0o700 });
-  if (runAs) await chown(temp, runAs.uid, runAs.gid);
-  const args = [
-    '-D',
-    temp,
-    '-U',
-    'postgres',
-    '--auth-local=trust',
-    '--auth-host=reject',
-    '-E',
-    'UTF8',
-    '--locale=C',
-  ];
-  args.push('--no-instructions', ...(process.platform === 'linux' ? ['--sync-method=syncfs'] : []));
-  const child = spawn(binaries.initdb, args, {
-    env: { ...process.env, ...binaries.env, LC_MESSAGES: 'C', LC_ALL: 'C', TZ: 'UTC' },
+  let copied = false;
+  const template = await clusterTemplate(binaries, runAs).catch(() => undefined);
+  if (template) {
+    try {
+      await run('cp', ['-a', template, temp], {});
+      // Durable means synced: every file and directory of the copy, by PostgreSQL's own tool.
+      await run(binaries.initdb, ['-D', temp, '--sync-only', ...SYNC_METHOD], binaries.env, runAs);
+      copied = true;
+    } catch (error) {
+      log(
+        `artifact-store: warning: the database template could not be copied, running initdb (${(error as Error).message})`,
+      );
+      await rm(temp, { recursive: true, force: true });
+    }
+  }
+  if (!copied) await initdb(temp, binaries, runAs);
+  await rm(dir, { recursive: true, force: true });
+  await rename(temp, dir);
+  await syncDir(dirname(dir));
+}
+
+/** initdb into `dir` (which must not exist), synced by initdb; nothing left behind if it fails. */
+async function initdb(dir: string, binaries: PostgresBinaries, runAs: RunAs | undefined): Promise<void> {
+  await mkdir(dir, { mode: 0o700 });
+  if (runAs) await chown(dir, runAs.uid, runAs.gid);
+  try {
+    await run(binaries.initdb, ['-D', dir, ...INITDB_ARGS, ...SYNC_METHOD], binaries.env, runAs);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw new EmbeddedPostgresError(`initdb failed ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The machine's template cluster: what initdb makes with INITDB_ARGS from this PostgreSQL package, as
+ * the user the server runs as, kept in node_modules/.cache/artifact-store (the same trust as the code
+ * beside it); made now if missing (a cluster that was never started, synced by initdb before its name
+ * is published). Undefined when it cannot be keyed; throws when it cannot be made.
+ */
+export async function clusterTemplate(
+  binaries: PostgresBinaries,
+  runAs: RunAs | undefined,
+): Promise<string | undefined> {
+  if (binaries.version === undefined) return undefined;
+  const key = createHash('sha256')
+    .update(
+      JSON.stringify({
+        format: TEMPLATE_FORMAT,
+        postgres: binaries.version,
+        platform: `${process.platform}-${process.arch}`,
+        initdb: INITDB_ARGS,
+        user: runAs?.uid ?? process.getuid?.(),
+      }),
+    )
+    .digest('hex')
+    .slice(0, 16);
+  const cache = templateCache();
+  const template = join(cache, `pg-${key}`);
+  if (existsSync(join(template, 'PG_VERSION'))) return template;
+  // The server's user must be able to enter it (when we are root, initdb runs as that user).
+  await mkdir(cache, { recursive: true, mode: runAs ? 0o711 : 0o700 });
+  if (runAs) await requireReachable(cache, runAs);
+  // Builds cut short (templates of other keys stay: another version may share node_modules).
+  for (const name of await readdir(cache)) {
+    const building = /^pg-[0-9a-f]+\.init-(\d+)$/.exec(name);
+    if (building && !isAlive(Number(building[1])))
+      await rm(join(cache, name), { recursive: true, force: true });
+  }
+  const temp = `${template}.init-${process.pid}`;
+  await rm(temp, { recursive: true, force: true });
+  await initdb(temp, binaries, runAs);
+  try {
+    await rename(temp, template);
+  } catch (error) {
+    // Made meanwhile by another process: theirs is as good.
+    await rm(temp, { recursive: true, force: true });
+    if (!existsSync(join(template, 'PG_VERSION'))) throw error;
+  }
+  await syncDir(cache);
+  return template;
+}
+
+/** Where templates are kept: node_modules/.cache/artifact-store of this package. */
+function templateCache(): string {
+  // dist/control-plane/ and src/control-plane/ both sit two levels below the package's root.
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return join(root, 'node_modules', '.cache', 'artifact-store');
+}
+
+/** Runs a command to its end; rejects with its last lines of output if it fails. */
+async function run(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  runAs?: RunAs,
+): Promise<void> {
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env, LC_MESSAGES: 'C', LC_ALL: 'C', TZ: 'UTC' },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const code = await new Promise<number | string | null>((resolve) => {
+    child.on('error', (error) => resolve((error as NodeJS.ErrnoException).code ?? error.message));
+    child.on('close', resolve);
+  });
   if (code !== 0) {
-    await rm(temp, { recursive: true, force: true });
-    throw new EmbeddedPostgresError(
-      `initdb failed (exit ${code}): ${output.trim().split('\n').slice(-3).join(' ')}`,
-    );
+    throw new Error(`(${basename(command)}: exit ${code}): ${output.trim().split('\n').slice(-3).join(' ')}`);
   }
-  await rm(dir, { recursive: true, force: true });
-  await rename(temp, dir);
-  await syncDir(dirname(dir));
 }
 
 /** A server left running by a process that died (we hold DATA_DIR's lock, so it is nobody's now). */
@@ -222,7 +341,8 @@ async function waitUntilReady(
     }
     const lines = (await readFile(join(dir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
     if (lines[0] === String(pid) && lines[7]?.trim() === 'ready') return;
-    await sleep(20);
+    // Ready takes 20-60 ms: a finer poll costs a file read, a coarser one shows in every start-up.
+    await sleep(5);
   }
   throw new EmbeddedPostgresError(
     `PostgreSQL did not become ready in ${READY_TIMEOUT_MS / 1000} s: ${lastLines(stderr())}`,

@@ -12,6 +12,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 export interface PostgresBinaries {
   initdb: string;
   postgres: string;
+  /** The package's name@version (what a cluster template is keyed by), when its package.json says. */
+  version: string | undefined;
   /** Environment for both: the library path (so a system libpq is never picked up). */
   env: Record<string, string>;
 }
@@ -55,9 +57,18 @@ export async function binariesIn(root: string, libDir: string): Promise<Postgres
   const native = join(root, 'native');
   const dirs = [...((await restoreLibraryLinks(native, libDir)) ? [libDir] : []), join(native, 'lib')];
   const variable = process.platform === 'darwin' ? 'DYLD_LIBRARY_PATH' : 'LD_LIBRARY_PATH';
+  let version: string | undefined;
+  try {
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+      name?: string;
+      version?: string;
+    };
+    if (pkg.name && pkg.version) version = `${pkg.name}@${pkg.version}`;
+  } catch {}
   return {
     initdb: join(native, 'bin', 'initdb'),
     postgres: join(native, 'bin', 'postgres'),
+    version,
     env: { [variable]: [...dirs, process.env[variable]].filter(Boolean).join(':') },
   };
 }

@@ -2,7 +2,7 @@
 // plus SHA-512 on demand. One pass over the bytes feeds every hasher.
 import { createHash, type Hash } from 'node:crypto';
 import { Blake3Hasher } from '@napi-rs/blake-hash';
-import { createBLAKE3, createSHA256, type IHasher } from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
 
 export interface BlobDigests {
   /** hex */
@@ -77,7 +77,7 @@ export class PortableDualHasher implements RunningHasher {
   ) {}
 
   static async create(): Promise<PortableDualHasher> {
-    const [sha256, blake3] = await Promise.all([createSHA256(), createBLAKE3()]);
+    const [sha256, blake3] = await wasmHashers();
     return new PortableDualHasher(sha256.init(), blake3.init(), 0);
   }
 
@@ -91,9 +91,7 @@ export class PortableDualHasher implements RunningHasher {
     if (bytes.byteLength !== 8 + SHA256_STATE + BLAKE3_STATE || bytes.readUInt16BE(0) !== STATE_VERSION) {
       return undefined;
     }
-    const [sha256, blake3] = reuse
-      ? [reuse.sha256, reuse.blake3]
-      : await Promise.all([createSHA256(), createBLAKE3()]);
+    const [sha256, blake3] = reuse ? [reuse.sha256, reuse.blake3] : await wasmHashers();
     try {
       sha256.load(bytes.subarray(8, 8 + SHA256_STATE));
       blake3.load(bytes.subarray(8 + SHA256_STATE));
@@ -119,6 +117,12 @@ export class PortableDualHasher implements RunningHasher {
   digest(): BlobDigests {
     return { sha256: this.sha256.digest('hex'), blake3: this.blake3.digest('hex'), size: this.size };
   }
+}
+
+/** hash-wasm is loaded only where sessions are shared (chunked uploads on shared storage). */
+async function wasmHashers(): Promise<[IHasher, IHasher]> {
+  const { createBLAKE3, createSHA256 } = await import('hash-wasm');
+  return Promise.all([createSHA256(), createBLAKE3()]);
 }
 
 const STATE_VERSION = 1;

@@ -36,3 +36,33 @@ it.skipIf(process.env.DATABASE_URL !== undefined)('the embedded PostgreSQL syncs
   expect((await one(sql`show full_page_writes`)).full_page_writes).toBe('on');
   expect((await one(sql`show listen_addresses`)).listen_addresses).toBe('');
 });
+
+it.skipIf(process.env.DATABASE_URL !== undefined)(
+  'a new DATA_DIR is a copy of the template cluster, with initdb settings',
+  async () => {
+    // initdb draws a new system identifier for every cluster: two registries sharing one were both
+    // copied from the machine's template (node_modules/.cache/artifact-store), not initdb'd.
+    const other = await startTestRegistry();
+    try {
+      const query = sql`select system_identifier::text as id from pg_control_system()`;
+      const theirs = ((await other.ctx.db.execute(query)) as unknown as { id: string }[])[0]!;
+      expect((await one(query)).id).toBe(theirs.id);
+    } finally {
+      await other.close();
+    }
+    const db = await one(
+      sql`select pg_encoding_to_char(encoding) as encoding, datcollate, datctype from pg_database where datname = current_database()`,
+    );
+    expect(db).toEqual({ encoding: 'UTF8', datcollate: 'C', datctype: 'C' });
+    // Trust over the Unix socket, TCP refused (initdb's --auth-local=trust --auth-host=reject).
+    const rules = (await r.ctx.db.execute(
+      sql`select type, auth_method from pg_hba_file_rules where error is null order by rule_number`,
+    )) as unknown as { type: string; auth_method: string }[];
+    expect(new Set(rules.filter((rule) => rule.type === 'local').map((rule) => rule.auth_method))).toEqual(
+      new Set(['trust']),
+    );
+    expect(new Set(rules.filter((rule) => rule.type !== 'local').map((rule) => rule.auth_method))).toEqual(
+      new Set(['reject']),
+    );
+  },
+);

@@ -11,30 +11,11 @@ import {
   RestoreObjectCommand,
 } from '@aws-sdk/client-s3';
 import { ObjectArchivedError, type Tier, type Tiering, type TierState } from '../tiering.js';
+import { RESTORE_CLASSES } from './s3-classes.js';
 import type { S3Driver } from './s3-driver.js';
 import { encodeKey, MultipartWriter } from './s3-multipart.js';
 
-export const DEFAULT_STORAGE_CLASSES: Readonly<Record<Tier, string>> = {
-  hot: 'STANDARD',
-  warm: 'STANDARD_IA',
-  cold: 'GLACIER_IR',
-  archive: 'DEEP_ARCHIVE',
-};
-
-/** Storage classes a copy can be made in (OUTPOSTS, SNOW, EXPRESS_ONEZONE need other buckets). */
-export const STORAGE_CLASSES = [
-  'STANDARD',
-  'REDUCED_REDUNDANCY',
-  'STANDARD_IA',
-  'ONEZONE_IA',
-  'INTELLIGENT_TIERING',
-  'GLACIER_IR',
-  'GLACIER',
-  'DEEP_ARCHIVE',
-] as const;
-
-/** Classes whose objects are read only once restored. */
-export const RESTORE_CLASSES: ReadonlySet<string> = new Set(['GLACIER', 'DEEP_ARCHIVE']);
+export { DEFAULT_STORAGE_CLASSES, RESTORE_CLASSES, STORAGE_CLASSES } from './s3-classes.js';
 
 /** CopyObject copies at most 5 GiB in one request. */
 const MAX_SINGLE_COPY = 5 * 1024 * 1024 * 1024;
