@@ -3,7 +3,7 @@
 // an empty data dir, its output in a log file; on the filesystem (ours with its embedded database) or,
 // given `backing`, on the benchmark's S3 server (ours with an external PostgreSQL; zot runs on the
 // filesystem only). Children are tracked by children.mjs, so none outlives the run.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -19,6 +19,7 @@ import {
 import { distributionConfig } from './distribution-config.mjs';
 import { header, request } from './http.mjs';
 import { log } from './log.mjs';
+import { ROOT } from './settings.mjs';
 import { zotConfig } from './zot-config.mjs';
 
 export { hasExited, isStopping, killAll, markStopping, stopAll, stopChild, tail } from './children.mjs';
@@ -46,6 +47,31 @@ export { hasExited, isStopping, killAll, markStopping, stopAll, stopChild, tail 
  * @property {Record<string, string>} oursEnv
  * @property {DistributionS3} distributionS3
  */
+
+/**
+ * The node flags `npm start` gives our server (package.json's start script, e.g.
+ * --max-semi-space-size=16), so the benchmark runs it as it is run.
+ */
+export const START_NODE_FLAGS = startNodeFlags(
+  JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts?.start ?? '',
+);
+
+/**
+ * The `--` flags between `node` and the script in a start command.
+ * @param {string} command e.g. "exec node --max-semi-space-size=16 dist/cli.js serve"
+ * @returns {string[]}
+ */
+export function startNodeFlags(command) {
+  const words = command.trim().split(/\s+/);
+  const node = words.indexOf('node');
+  if (node < 0) return [];
+  const flags = [];
+  for (const word of words.slice(node + 1)) {
+    if (!word.startsWith('--')) break;
+    flags.push(word);
+  }
+  return flags;
+}
 
 /** Variables of the caller's environment that would change where ours keeps its data. */
 const OURS_STORE_VARIABLES = /^(DATABASE_URL|MAX_MANIFEST_BYTES|BLOB_STORE|S3_[A-Z_]+)$/;
@@ -78,7 +104,7 @@ export async function startTarget(kind, settings, workDir, { name = kind, store 
     let env;
     if (kind === 'ours') {
       command = settings.oursNode;
-      args = [...settings.oursNodeArgs, settings.oursCli, 'serve'];
+      args = [...START_NODE_FLAGS, ...settings.oursNodeArgs, settings.oursCli, 'serve'];
       // The embedded database and blobs in the temp dir unless `store` says otherwise, whatever the
       // caller's environment says.
       env = {

@@ -10,16 +10,18 @@ export const SLOT_BYTES = 1024 * 1024;
 /** One slot filling while up to two are written and hashed. */
 const SLOTS_PER_BODY = 3;
 /** Free slots kept for the next bodies (a new one is zeroed and faulted in page by page). */
-const SLOTS_KEPT = 32;
+const SLOTS_KEPT = 16;
 
 const free: Buffer[] = [];
 
-function takeSlot(): Buffer {
+/** A slot for a body; one announced smaller than a slot gets a buffer of its own size instead. */
+function takeSlot(announced: number | undefined): Buffer {
+  if (announced !== undefined && announced < SLOT_BYTES) return Buffer.allocUnsafe(Math.max(1, announced));
   return free.pop() ?? Buffer.from(new SharedArrayBuffer(SLOT_BYTES));
 }
 
 function giveSlot(slot: Buffer): void {
-  if (free.length < SLOTS_KEPT) free.push(slot);
+  if (slot.length === SLOT_BYTES && free.length < SLOTS_KEPT) free.push(slot);
 }
 
 export interface CopyLimits {
@@ -61,7 +63,7 @@ export async function copyBody(
     busy.push(work);
   };
 
-  let slot: Buffer | undefined = takeSlot();
+  let slot: Buffer | undefined = takeSlot(limits.limit);
   let fill = 0;
   let stored = 0;
   let excess = 0;
@@ -76,16 +78,16 @@ export async function copyBody(
       }
       stored += chunk.byteLength;
       for (let at = 0; at < chunk.byteLength; ) {
-        const n = Math.min(chunk.byteLength - at, SLOT_BYTES - fill);
+        const n = Math.min(chunk.byteLength - at, slot.length - fill);
         chunk.copy(slot, fill, at, at + n);
         fill += n;
         at += n;
-        if (fill === SLOT_BYTES) {
+        if (fill === slot.length) {
           dispatch(slot, fill);
           slot = undefined;
           fill = 0;
           if (busy.length >= SLOTS_PER_BODY - 1) await busy.shift();
-          slot = takeSlot();
+          slot = takeSlot(limit === undefined ? undefined : limit - stored);
         }
       }
     }
