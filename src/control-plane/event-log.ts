@@ -151,24 +151,11 @@ function mutationOn(tx: Database, cursor: LogCursor, actor: Actor): Mutation {
       const at = new Date();
       const event = { ...unstamped, actor } as RegistryEvent;
       cursor.hash = chainHash(cursor.hash, cursor.seq, at, event);
-      const row = { seq: cursor.seq, type: event.type, payload: stripType(event), at, hash: cursor.hash };
-      const logged = { seq: cursor.seq, at, event };
-      const client = transactionClient(tx);
-      if (!client) {
-        await tx.insert(events).values(row);
-        await applyEvent(tx, logged);
-        return logged.seq;
-      }
-      // The event's row and its view writes go out together, answered in one round trip: none of
-      // them depends on another's answer, and PostgreSQL runs them in the order sent.
-      const writes = [tx.insert(events).values(row), ...viewWrites(tx, logged)].map((write) => {
-        const query = dialect.sqlToQuery(write.getSQL());
-        return client.unsafe(query.sql, query.params as postgres.ParameterOrJSON<never>[]);
-      });
-      const results = await Promise.allSettled(writes);
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      return logged.seq;
+      await tx
+        .insert(events)
+        .values({ seq: cursor.seq, type: event.type, payload: stripType(event), at, hash: cursor.hash });
+      await applyEvent(tx, { seq: cursor.seq, at, event });
+      return cursor.seq;
     },
   };
 }
