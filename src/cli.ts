@@ -5,7 +5,6 @@
 // `restore <digest>` and `gc` talk to a running one over the native API (and /v2/).
 import { readFileSync } from 'node:fs';
 import module from 'node:module';
-import { setFlagsFromString } from 'node:v8';
 import type { Config } from './config.js';
 
 // Node 22.1 and later can keep the modules' compiled code for the next start (less CPU at each
@@ -164,24 +163,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Whether Node was given a V8 flag (on its command line or in NODE_OPTIONS). */
-function hasV8Flag(name: string): boolean {
-  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some(
-    (arg) => arg === name || arg.startsWith(`${name}=`),
-  );
-}
-
 async function serve(): Promise<number> {
   const config = settings();
-  // Loading the modules keeps most of what it allocates, which makes V8 grow its young generation to
-  // its maximum (2 x 16 MiB on Node 20; on Node 24 it scales with the machine: 2 x 64 MiB on 24 GiB, unless
-  // --max-semi-space-size says less): memory held while idle. It may not grow while starting;
-  // afterwards it grows again as the load asks. A --semi-space-growth-factor given to node wins.
-  const youngGeneration = !hasV8Flag('--semi-space-growth-factor');
-  if (youngGeneration) setFlagsFromString('--semi-space-growth-factor=1');
+  // The young generation's size is left to V8 within `npm start`'s --max-semi-space-size=16: keeping
+  // it from growing while modules load saved memory but cost a chunked push half again its CPU (the
+  // generation then stayed small and scavenged 64 KiB socket buffers far more often).
   const { ReloadError, startServer } = await import('./server.js');
   const registry = await startServer(config);
-  if (youngGeneration) setFlagsFromString('--semi-space-growth-factor=2');
   const where =
     registry.database === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}/pg` : 'DATABASE_URL';
   registry.onFatal((why) => {

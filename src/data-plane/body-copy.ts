@@ -66,6 +66,8 @@ export async function copyBody(
   let slot: Buffer | undefined = takeSlot(limits.limit);
   let fill = 0;
   let stored = 0;
+  /** Bytes copied into slots so far (`stored` counts a piece as soon as it is accepted). */
+  let placed = 0;
   let excess = 0;
   const { limit } = limits;
   try {
@@ -82,12 +84,13 @@ export async function copyBody(
         chunk.copy(slot, fill, at, at + n);
         fill += n;
         at += n;
+        placed += n;
         if (fill === slot.length) {
           dispatch(slot, fill);
           slot = undefined;
           fill = 0;
           if (busy.length >= SLOTS_PER_BODY - 1) await busy.shift();
-          slot = takeSlot(limit === undefined ? undefined : limit - stored);
+          slot = takeSlot(limit === undefined ? undefined : limit - placed);
         }
       }
     }
