@@ -23,7 +23,11 @@ function bodyOf(bytes: Buffer, maxPiece = 70_000): Readable {
 }
 
 /** A sink that keeps a copy of what it is given (slots are reused, so it must copy). */
-function collector(failAfter = Number.POSITIVE_INFINITY): { sink: Writable; bytes(): Buffer } {
+function collector(failAfter = Number.POSITIVE_INFINITY): {
+  sink: Writable;
+  bytes(): Buffer;
+  writes(): number;
+} {
   const parts: Buffer[] = [];
   let seen = 0;
   const sink = new Writable({
@@ -34,7 +38,7 @@ function collector(failAfter = Number.POSITIVE_INFINITY): { sink: Writable; byte
       setImmediate(done);
     },
   });
-  return { sink, bytes: () => Buffer.concat(parts) };
+  return { sink, bytes: () => Buffer.concat(parts), writes: () => parts.length };
 }
 
 const limits = { maxExcess: 1024, tooLong: () => new Error('too long') };
@@ -52,6 +56,17 @@ describe('copyBody with a hashing thread', () => {
       expect(await hasher.digest()).toEqual(hashBytes(input));
     },
   );
+
+  it('writes a body of announced length in whole slots, however its pieces fall', async () => {
+    const size = 3 * SLOT_BYTES + 777;
+    const input = randomBytes(size);
+    const { sink, bytes, writes } = collector();
+    const hasher = threads.open();
+    await copyBody(bodyOf(input), sink, hasher, { ...limits, limit: size });
+    expect(bytes().equals(input)).toBe(true);
+    expect(writes()).toBe(4);
+    expect(await hasher.digest()).toEqual(hashBytes(input));
+  });
 
   it('keeps many running hashes apart, fed in turns', async () => {
     const inputs = Array.from({ length: 12 }, (_, i) => randomBytes(100_000 + i * 7_919));
