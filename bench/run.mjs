@@ -79,13 +79,14 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { generateBlobFile } from './content.mjs';
-import { CheckError, check } from './http.mjs';
+import { runBenchmark } from './entry.mjs';
+import { check } from './http.mjs';
 import { log } from './log.mjs';
 import { machineInfo } from './machine.mjs';
 import { formatReport } from './report.mjs';
 import { benchTarget } from './run-target.mjs';
-import { loadSettings, MiB, UsageError } from './settings.mjs';
-import { isStopping, killAll, markStopping, stopAll } from './targets.mjs';
+import { loadSettings, MiB } from './settings.mjs';
+import { isStopping, stopAll } from './targets.mjs';
 
 /** @import { TargetResult } from './run-target.mjs' */
 
@@ -143,26 +144,4 @@ async function main() {
   return results.some((r) => r.failures.length > 0) ? 1 : 0;
 }
 
-// Whatever happens, no server outlives the benchmark.
-process.on('exit', killAll);
-for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
-  process.once(signal, () => {
-    markStopping();
-    log(`${signal}: stopping`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
-main().then(
-  async (code) => {
-    await cleanup();
-    process.exitCode = code;
-  },
-  async (error) => {
-    process.stderr.write(
-      `bench: ${error instanceof UsageError || error instanceof CheckError ? error.message : (error?.stack ?? error)}\n`,
-    );
-    await cleanup();
-    process.exitCode = error instanceof UsageError ? 2 : 1;
-  },
-);
+runBenchmark(main, cleanup);

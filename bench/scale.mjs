@@ -38,18 +38,9 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import {
-  envWithout,
-  hasExited,
-  killAll,
-  markStopping,
-  sleep,
-  spawnLogged,
-  stopAll,
-  stopChild,
-  tail,
-} from './children.mjs';
+import { envWithout, hasExited, sleep, spawnLogged, stopAll, stopChild, tail } from './children.mjs';
 import { distributionConfig } from './distribution-config.mjs';
+import { runBenchmark } from './entry.mjs';
 import { CheckError, check, describeResponse, header, request } from './http.mjs';
 import { log } from './log.mjs';
 import { serverCpu } from './proc.mjs';
@@ -777,25 +768,4 @@ async function main() {
   return failed ? 1 : 0;
 }
 
-process.on('exit', killAll);
-for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
-  process.once(signal, () => {
-    markStopping();
-    log(`${signal}: stopping`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
-main().then(
-  async (code) => {
-    await cleanup();
-    process.exitCode = code;
-  },
-  async (error) => {
-    process.stderr.write(
-      `bench: ${error instanceof UsageError || error instanceof CheckError ? error.message : (error?.stack ?? error)}\n`,
-    );
-    await cleanup();
-    process.exitCode = error instanceof UsageError ? 2 : 1;
-  },
-);
+runBenchmark(main, cleanup);
