@@ -14,6 +14,21 @@ import { MiB } from './settings.mjs';
 /** @import { Client, Response } from './http.mjs' */
 
 /**
+ * Hashes a response's body as it arrives; `done` gets its sha256 digest and size at the end.
+ * @param {http.IncomingMessage} res
+ * @param {(digest: string, size: number) => void} done
+ */
+function hashBody(res, done) {
+  const hash = createHash('sha256');
+  let size = 0;
+  res.on('data', (chunk) => {
+    hash.update(chunk);
+    size += chunk.length;
+  });
+  res.on('end', () => done(`sha256:${hash.digest('hex')}`, size));
+}
+
+/**
  * POST blobs/uploads/; returns the absolute upload location.
  * @param {Client} t
  * @param {string} repo
@@ -141,14 +156,7 @@ export function pullBlob(t, repo, blob, url = `${t.base}/v2/${repo}/blobs/${blob
         );
         return;
       }
-      const hash = createHash('sha256');
-      let size = 0;
-      res.on('data', (chunk) => {
-        hash.update(chunk);
-        size += chunk.length;
-      });
-      res.on('end', () => {
-        const digest = `sha256:${hash.digest('hex')}`;
+      hashBody(res, (digest, size) => {
         if (size !== blob.size) reject(new CheckError(`blob GET: ${size} bytes, expected ${blob.size}`));
         else if (digest !== blob.digest)
           reject(new CheckError(`blob GET: digest ${digest}, expected ${blob.digest}`));
@@ -374,14 +382,7 @@ export async function rangeReads(t, repo, blob, slice, count) {
         (res) => {
           const status = res.statusCode ?? 0;
           const contentRange = res.headers['content-range'];
-          const hash = createHash('sha256');
-          let size = 0;
-          res.on('data', (chunk) => {
-            hash.update(chunk);
-            size += chunk.length;
-          });
-          res.on('end', () => {
-            const digest = `sha256:${hash.digest('hex')}`;
+          hashBody(res, (digest, size) => {
             if (status !== 206) reject(new CheckError(`${what}: expected HTTP 206, got HTTP ${status}`));
             else if (contentRange !== `bytes ${slice.start}-${end}/${blob.size}`)
               reject(new CheckError(`${what}: Content-Range ${contentRange}`));
