@@ -76,43 +76,29 @@
 // report-production.mjs (the output); this file runs them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { generateBlobFile } from './content.mjs';
-import { runBenchmark } from './entry.mjs';
+import { makeWorkDir, runBenchmark } from './entry.mjs';
 import { check } from './http.mjs';
 import { log } from './log.mjs';
 import { machineInfo } from './machine.mjs';
 import { formatReport } from './report.mjs';
 import { benchTarget } from './run-target.mjs';
 import { loadSettings, MiB } from './settings.mjs';
-import { isStopping, stopAll } from './targets.mjs';
+import { isStopping } from './targets.mjs';
 
 /** @import { TargetResult } from './run-target.mjs' */
-
-/** @type {string | undefined} */
-let workDir;
-let keepWorkDir = false;
-
-async function cleanup() {
-  await stopAll();
-  if (workDir && !keepWorkDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
-  else if (workDir) log(`temp dir kept: ${workDir}`);
-}
 
 /** @returns {Promise<number>} the exit code */
 async function main() {
   const settings = loadSettings();
-  keepWorkDir = settings.keep;
   check(
     existsSync(settings.oursCli) || !settings.targets.includes('ours'),
     `${settings.oursCli} is missing: run npm run build`,
   );
   for (const skipped of settings.skipped) log(skipped);
   const machine = machineInfo(settings);
-  workDir = await mkdtemp(join(settings.tmpBase, 'artifact-store-bench-'));
-  await chmod(workDir, 0o755); // the embedded PostgreSQL may run as another user (when we are root)
-  log(`temp dir ${workDir}`);
+  const workDir = await makeWorkDir(settings.tmpBase, 'artifact-store-bench-', settings.keep);
   const size = settings.blobMiB * MiB;
   const several = settings.targets.includes('ours') && settings.nodes.some((n) => n > 1);
   log(`writing ${several ? 'four' : 'three'} ${settings.blobMiB} MiB pseudo-random blobs`);
@@ -144,4 +130,4 @@ async function main() {
   return results.some((r) => r.failures.length > 0) ? 1 : 0;
 }
 
-runBenchmark(main, cleanup);
+runBenchmark(main);

@@ -33,14 +33,14 @@
 //   BENCH_REGISTRY_BIN, BENCH_OURS_CLI, BENCH_TMPDIR, BENCH_KEEP, BENCH_JSON as for bench/run.mjs
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { envWithout, hasExited, sleep, spawnLogged, stopAll, stopChild, tail } from './children.mjs';
+import { envWithout, hasExited, sleep, spawnLogged, stopChild, tail } from './children.mjs';
 import { distributionConfig } from './distribution-config.mjs';
-import { runBenchmark } from './entry.mjs';
+import { makeWorkDir, runBenchmark } from './entry.mjs';
 import { CheckError, check, describeResponse, header, request } from './http.mjs';
 import { log } from './log.mjs';
 import { serverCpu } from './proc.mjs';
@@ -703,23 +703,10 @@ function report(results, rebuild, s) {
 
 // ---- main ----
 
-/** @type {string | undefined} */
-let workDir;
-let keepWorkDir = false;
-
-async function cleanup() {
-  await stopAll();
-  if (workDir && !keepWorkDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
-  else if (workDir) log(`temp dir kept: ${workDir}`);
-}
-
 async function main() {
   const s = settings();
-  keepWorkDir = s.keep;
   check(existsSync(s.oursCli) || !s.targets.includes('ours'), `${s.oursCli} is missing: run npm run build`);
-  workDir = await mkdtemp(join(s.tmpBase, 'artifact-store-scale-'));
-  await chmod(workDir, 0o755);
-  log(`temp dir ${workDir}`);
+  const workDir = await makeWorkDir(s.tmpBase, 'artifact-store-scale-', s.keep);
   /** @type {TargetResult[]} */
   const results = [];
   let failed = false;
@@ -768,4 +755,4 @@ async function main() {
   return failed ? 1 : 0;
 }
 
-runBenchmark(main, cleanup);
+runBenchmark(main);
