@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
+import { isSendable } from '../data-plane/file-range.js';
 import { DomainError } from '../errors.js';
 import { type BlobInfo, blobRedirect, readBlob } from '../registry/blobs.js';
 import type { RegistryContext } from '../registry/context.js';
@@ -38,9 +39,10 @@ export async function blobResponse(
   const stream = await readBlob(ctx, blob, byteRange);
   const outgoing = c.env?.outgoing;
   if (outgoing) {
-    // On Node, pipe the file straight into the socket: no web-stream round trip for large blobs.
+    // On Node, the bytes go straight into the socket: no web-stream round trip for large blobs, and
+    // a file sends itself through reused buffers. A failure (the client went away) closes both ends.
     outgoing.writeHead(status, { ...headers, ...API_VERSION_HEADER });
-    pipeline(stream, outgoing).catch(() => {}); // the client went away; both ends are closed
+    (isSendable(stream) ? stream.sendTo(outgoing) : pipeline(stream, outgoing)).catch(() => {});
     return RESPONSE_ALREADY_SENT;
   }
   return new Response(Readable.toWeb(stream) as ReadableStream, { status, headers });
