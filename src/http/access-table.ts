@@ -2,8 +2,7 @@
 // data, so an answer never depends on whether something exists. Data-dependent checks (a mount's
 // source, listings, a blob by digest, upload ownership) are the registry's, on the same caller.
 import type { Requirement } from '../auth/requirements.js';
-import { API_BASE } from './api/app.js';
-import { routingPath } from './api/paths.js';
+import { API_BASE, routingPath } from './api/paths.js';
 import { parseV2Path } from './v2/routes.js';
 
 const READ = new Set(['GET', 'HEAD']);

@@ -12,10 +12,10 @@ import { Metrics } from '../observability/metrics.js';
 import { metricsSources } from '../observability/probes.js';
 import { requireValidName } from '../oci/names.js';
 import type { RegistryContext } from '../registry/context.js';
-import { API_BASE, createApi } from './api/app.js';
-import { apiError, apiErrorResponse } from './api/errors.js';
-import { routingPath } from './api/paths.js';
+import { apiErrorResponse } from './api/errors.js';
+import { API_BASE, routingPath } from './api/paths.js';
 import type { AuthGate } from './auth-gate.js';
+import { apiEndpointUnknown, nativeApi } from './native-api.js';
 import { observeRequests, opsRoutes } from './ops.js';
 import { type Env, requireNoDotSegments } from './request.js';
 import { tokenRoutes } from './token-endpoint.js';
@@ -88,10 +88,10 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
   opsRoutes(app, ctx, metrics);
   app.all('/v2/*', (c) => dispatchV2(ctx, c));
   app.all('/v2', (c) => dispatchV2(ctx, c));
-  app.route(API_BASE, createApi(ctx, reporter));
+  app.all(`${API_BASE}/*`, nativeApi(ctx, reporter));
   app.notFound((c) =>
     c.req.path.startsWith(`${API_BASE}/`)
-      ? apiError('endpoint-unknown', 'no such endpoint', { path: c.req.path.slice(0, 200) }, 404)
+      ? apiEndpointUnknown(c)
       : json({ errors: [{ code: 'UNSUPPORTED', message: 'no such endpoint', detail: {} }] }, 404),
   );
   return app;

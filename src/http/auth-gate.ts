@@ -12,7 +12,7 @@ import { judge, type Verdict } from '../auth/requirements.js';
 import { formatScope, type ResourceAccess } from '../auth/scopes.js';
 import { AccessError } from '../errors.js';
 import { nativeRequirement, v2Requirement } from './access-table.js';
-import { API_BASE } from './api/app.js';
+import { API_BASE } from './api/paths.js';
 import type { TrustedProxies } from './forwarded.js';
 import type { Env } from './request.js';
 

@@ -103,7 +103,7 @@ export function routeLabel(c: Context<Env>): string {
     const kind = c.get('v2Route');
     return kind ? `v2_${kind}` : 'v2_unknown';
   }
-  const template = routePath(c);
+  const template = c.get('nativeRoute') ?? routePath(c);
   return template.startsWith('/') && !template.includes('*') ? template : 'other';
 }
 

@@ -9,10 +9,14 @@ export type Env = {
   Bindings: {
     incoming?: import('node:http').IncomingMessage;
     outgoing?: import('node:http').ServerResponse;
+    /** Set by the native API (a Hono app of its own, see native-api.ts): the route that answered. */
+    nativeRoute?: string;
   };
   Variables: {
     /** The /v2/ endpoint kind the dispatcher parsed (the metrics' route label reads it). */
     v2Route?: string;
+    /** The native API route template that answered (the metrics' route label reads it). */
+    nativeRoute?: string;
     /** Who is asking (set by the auth gate when authentication is on). */
     principal?: import('../auth/principal.js').Principal;
   };

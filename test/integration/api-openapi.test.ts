@@ -62,6 +62,21 @@ const ENDPOINTS = [
   'get /events/stream',
 ];
 
+// First in this file: the native API is loaded by its first request (src/http/native-api.ts).
+describe('the native API loaded on first use', () => {
+  it('answers the requests that arrive together before it is loaded, each in the native form', async () => {
+    const answers = await Promise.all([
+      ...[1, 2, 3].map(() => r.fetch('/api/v1/openapi.json')),
+      ...[1, 2].map(() => r.fetch('/api/v1/repositories')),
+      ...[1, 2].map(() => r.fetch('/api/v1/no-such-endpoint')),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 404, 404]);
+    const unknown = (await answers[5]!.json()) as { error: { code: string } };
+    expect(unknown.error.code).toBe('endpoint-unknown');
+    expect((await answers[3]!.json()) as unknown).toHaveProperty('repositories');
+  });
+});
+
 describe('OpenAPI document', () => {
   it('is valid OpenAPI 3.1 and describes every native endpoint', async () => {
     const res = await r.fetch('/api/v1/openapi.json');

@@ -18,6 +18,7 @@ import { holdsRoutes } from './holds.js';
 import { importsRoutes } from './imports.js';
 import { metadataSchemasRoutes } from './metadata-schemas.js';
 import { packagesRoutes } from './packages.js';
+import { API_BASE } from './paths.js';
 import { releasesRoutes } from './releases.js';
 import { repositoriesRoutes } from './repositories.js';
 import { retentionRoutes } from './retention.js';
@@ -28,8 +29,6 @@ import { uploadsRoutes } from './uploads.js';
 export type Api = OpenAPIHono<Env>;
 /** Registers routes; `reporter` is for failures after an answer has started (a stream). */
 export type RouteModule = (api: Api, ctx: RegistryContext, reporter: ErrorReporter) => void;
-
-export const API_BASE = '/api/v1';
 
 const MODULES: RouteModule[] = [
   uploadsRoutes,

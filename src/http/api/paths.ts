@@ -3,7 +3,10 @@
 // whose last segment is a suffix below (`…/tags`, `…/imports`) is named with that slash encoded.
 import { getPath } from 'hono/utils/url';
 
-const PREFIX = '/api/v1/repositories/';
+/** Where the native API is mounted. */
+export const API_BASE = '/api/v1';
+
+const PREFIX = `${API_BASE}/repositories/`;
 /** What may follow a repository name, longest first. */
 const SUFFIXES = [
   /\/packages\/[^/]+\/tier$/,
