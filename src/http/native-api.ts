@@ -35,10 +35,11 @@ export function nativeApi(ctx: RegistryContext, reporter: ErrorReporter): Handle
   };
   return async (c) => {
     // A failed load (it should not fail) is tried again by the next request.
-    const app = await (loaded ??= load().catch((error: unknown) => {
+    loaded ??= load().catch((error: unknown) => {
       loaded = undefined;
       throw error;
-    }));
+    });
+    const app = await loaded;
     const bindings: Env['Bindings'] = { ...c.env };
     const response = await app.fetch(c.req.raw, bindings);
     if (bindings.nativeRoute) c.set('nativeRoute', bindings.nativeRoute);
