@@ -10,8 +10,9 @@ RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 WORKDIR /app
-# Node 24 would let V8's young generation grow to 2 x 64 MiB under load; 16 MiB is Node 20's default.
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 DATA_DIR=/data NODE_OPTIONS=--max-semi-space-size=16
+# A small young generation, as `npm start` runs it: Node 24 would let it grow to 2 x 64 MiB under load,
+# and at 16 MiB it ran a full GC every 30-60 MB of a blob push (ADR-0004, "V8 settings").
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 DATA_DIR=/data NODE_OPTIONS=--max-semi-space-size=2
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json LICENSE NOTICE ./

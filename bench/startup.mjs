@@ -1,7 +1,7 @@
 // @ts-check
 // Start-up time and idle memory of `artifact-store serve` with its embedded PostgreSQL (issue 10,
 // item 4). Each round: spawn the server on an empty DATA_DIR and time spawn -> first 200 of GET /v2/
-// (polled every 10 ms); after 2 s idle, sum VmRSS and Pss (/proc/<pid>/smaps_rollup) over the process
+// (polled every 10 ms; node runs with `npm start`'s flags); after 2 s idle, sum VmRSS and Pss (/proc/<pid>/smaps_rollup) over the process
 // tree; SIGTERM; start again on the same DATA_DIR (a restart) and measure the same. Prints each round
 // and the medians. Linux only (reads /proc).
 //
@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { START_NODE_FLAGS } from './targets.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
 const args = process.argv.slice(2);
@@ -94,10 +95,14 @@ function cpuMs(pid) {
  */
 async function start(dataDir) {
   const t0 = performance.now();
-  const child = spawn(/** @type {string} */ (nodeBin), [join(root, 'dist', 'cli.js'), 'serve'], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    /** @type {string} */ (nodeBin),
+    [...START_NODE_FLAGS, join(root, 'dist', 'cli.js'), 'serve'],
+    {
+      env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (/** @type {string} */ t) => (stderr += t));
   let exited = false;

@@ -50,7 +50,7 @@ export { hasExited, isStopping, killAll, markStopping, stopAll, stopChild, tail 
 
 /**
  * The node flags `npm start` gives our server (package.json's start script, e.g.
- * --max-semi-space-size=16), so the benchmark runs it as it is run.
+ * --max-semi-space-size=2), so the benchmark runs it as it is run.
  */
 export const START_NODE_FLAGS = startNodeFlags(
   JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts?.start ?? '',
@@ -58,7 +58,7 @@ export const START_NODE_FLAGS = startNodeFlags(
 
 /**
  * The `--` flags between `node` and the script in a start command.
- * @param {string} command e.g. "exec node --max-semi-space-size=16 dist/cli.js serve"
+ * @param {string} command e.g. "exec node --max-semi-space-size=2 dist/cli.js serve"
  * @returns {string[]}
  */
 export function startNodeFlags(command) {

@@ -5,6 +5,7 @@
 // `restore <digest>` and `gc` talk to a running one over the native API (and /v2/).
 import { readFileSync } from 'node:fs';
 import module from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import type { Config } from './config.js';
 
 // Node 22.1 and later can keep the modules' compiled code for the next start (less CPU at each
@@ -165,9 +166,12 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(): Promise<number> {
   const config = settings();
-  // The young generation's size is left to V8 within `npm start`'s --max-semi-space-size=16: keeping
-  // it from growing while modules load saved memory but cost a chunked push half again its CPU (the
-  // generation then stayed small and scavenged 64 KiB socket buffers far more often).
+  // V8's old-generation limit grows to 5 x the live heap after each full collection instead of ~1.5-2 x.
+  // With `npm start`'s small young generation (--max-semi-space-size=2), the bytes of request bodies
+  // held in buffers count against that limit: Node 24 then ran 20-45 mark-compacts per GiB pushed
+  // (a full GC every ~30-60 MB) and 1-5 with it (ADR-0004, "V8 settings"). Read at each collection,
+  // so it can be set here; NODE_OPTIONS does not accept it.
+  setFlagsFromString('--heap-growing-percent=400');
   const { ReloadError, startServer } = await import('./server.js');
   const registry = await startServer(config);
   const where =
