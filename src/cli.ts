@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import module from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import type { Config } from './config.js';
+import { installEsmResolveShortcut } from './esm-resolve.js';
 
 // Node 22.1 and later can keep the modules' compiled code for the next start (less CPU at each
 // start); in node_modules/.cache, beside the code it was compiled from (a shared temporary directory
@@ -15,6 +16,8 @@ const compileCache = (module as { enableCompileCache?: (dir: string) => unknown 
 try {
   compileCache?.(new URL('../node_modules/.cache/artifact-store/compile', import.meta.url).pathname);
 } catch {}
+// Node 24 re-parses a package's whole package.json for each module it loads from it (esm-resolve.ts).
+installEsmResolveShortcut();
 
 // Each command's modules are loaded when it runs (start-up time and memory: `serve` loads neither the
 // client commands nor YAML unless --config is given, issue 10).
