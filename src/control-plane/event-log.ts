@@ -279,16 +279,38 @@ const dialect = new PgDialect();
  * Empties the views and applies every event of the log to them, in order: each event's writes are
  * those `applyEvent` runs live (`viewWrites`), sent on the transaction's one connection without
  * waiting for each answer (pipelined; PostgreSQL runs them in the order sent), a batch of events at a
- * time, so the replay costs PostgreSQL's work rather than a round trip per statement.
+ * time, so the replay costs PostgreSQL's work rather than a round trip per statement. The next batch
+ * is asked for before this one's writes are sent: its rows come back while PostgreSQL applies them,
+ * so the writes of one batch are built while those of the one before run.
  */
 async function replay(tx: Database): Promise<number> {
   await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
   for (const table of Object.values(viewTables)) await tx.delete(table);
   const client = transactionClient(tx);
+  // Prepared statements (parsed once per shape), each still planned for the tables as they are at
+  // each run: a generic plan made while the views were empty scans whole tables once they are not
+  // (measured on 100,000 events: 13.0 s unprepared, 8.9 s so, 49-57 s with generic plans).
+  await tx.execute(sql`set local plan_cache_mode = force_custom_plan`);
+  const read = (after: number) => {
+    const rows = readEvents(tx, after, REPLAY_BATCH);
+    rows.catch(() => {}); // awaited below; a failed write fails it too, and that is the error raised
+    return rows;
+  };
+  /** Each batch's writes, answered or failed; at most two outstanding. */
+  const applied: Promise<unknown>[] = [];
   let after = 0;
+  let reading = read(after);
   for (;;) {
-    const batch = await readEvents(tx, after, REPLAY_BATCH);
+    let batch: Awaited<ReturnType<typeof readEvents>>;
+    try {
+      batch = await reading;
+    } catch (error) {
+      await Promise.all(applied); // a write that failed is the cause
+      throw error;
+    }
     if (batch.length === 0) break;
+    after = batch[batch.length - 1]!.seq;
+    reading = read(after);
     const sent: Promise<unknown>[] = [];
     for (const e of batch) {
       const logged = { seq: e.seq, at: e.at, event: e.event };
@@ -296,18 +318,19 @@ async function replay(tx: Database): Promise<number> {
         await applyEvent(tx, logged);
         continue;
       }
-      // Unnamed statements (as drizzle sends them), each planned for the tables as they are then: a
-      // plan kept from when the views were empty would scan whole tables once they are not.
       for (const write of viewWrites(tx, logged)) {
         const query = dialect.sqlToQuery(write.getSQL());
         sent.push(
-          client.unsafe(query.sql, query.params as postgres.ParameterOrJSON<never>[], { prepare: false }),
+          client.unsafe(query.sql, query.params as postgres.ParameterOrJSON<never>[], { prepare: true }),
         );
       }
     }
-    await Promise.all(sent);
-    after = batch[batch.length - 1]!.seq;
+    const answered = Promise.all(sent);
+    answered.catch(() => {}); // awaited below
+    applied.push(answered);
+    if (applied.length > 2) await applied.shift();
   }
+  await Promise.all(applied);
   return after;
 }
 

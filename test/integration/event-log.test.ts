@@ -267,4 +267,25 @@ describe('event log', () => {
       .where(eq(events.seq, victim!.seq));
     expect(await verifyEventLog(r.ctx.db)).toBe(victim!.seq);
   });
+
+  it('a replay whose write fails raises that error and leaves the views as they were', async () => {
+    // Two repository.created events for one name: the second insert breaks the primary key. The
+    // replay's later statements then fail as "transaction aborted"; the error raised is the cause.
+    const created = await r.ctx.db
+      .select()
+      .from(events)
+      .where(eq(events.type, 'repository.created'))
+      .orderBy(asc(events.seq))
+      .limit(2);
+    expect(created).toHaveLength(2);
+    const [first, second] = created as [(typeof created)[0], (typeof created)[0]];
+    const live = await snapshotViews(r.ctx.db);
+    await r.ctx.db.update(events).set({ payload: first.payload }).where(eq(events.seq, second.seq));
+    try {
+      await expect(rebuildViews(r.ctx.db)).rejects.toThrow(/duplicate key value violates unique constraint/);
+      expect(await snapshotViews(r.ctx.db)).toEqual(live);
+    } finally {
+      await r.ctx.db.update(events).set({ payload: second.payload }).where(eq(events.seq, second.seq));
+    }
+  });
 });
