@@ -139,7 +139,9 @@ describe('GC killed mid-run', () => {
         else
           kept.push({ repo: 'gck/app', tag, digest: (await headDigest(fetchAt, 'gck/app', tag)) as string });
       }
-      // GC started, and the process killed somewhere inside it.
+      // GC started, and the process killed somewhere inside it. The native API loads on its first
+      // request (100-300 ms): loaded first, so the kill's delay counts from the run's start.
+      expect((await fetchAt('/api/v1/events/head')).status).toBe(200);
       void fetchAt('/api/v1/gc', { method: 'POST' }).catch(() => {});
       await new Promise((resolve) => setTimeout(resolve, rng.int(30, 150)));
       await server.kill('SIGKILL');
