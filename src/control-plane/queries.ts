@@ -97,6 +97,26 @@ export async function findManifest(
   return row;
 }
 
+/**
+ * The manifest a tag points at, in one query: every GET by tag on PostgreSQL comes here (its rows are
+ * cached only on the embedded database). SQL text, not the query builder, which cost ~80 µs of CPU per
+ * call here (`--cpu-prof`, 20,000 GETs), as much as the rest of the request.
+ */
+export async function findTaggedManifest(
+  db: Database,
+  repository: string,
+  tag: string,
+): Promise<ManifestRow | undefined> {
+  const rows = await db.execute<Omit<ManifestRow, 'size'> & { size: string | number }>(
+    sql`select m.repository, m.digest, m.media_type as "mediaType", m.size, m.sha256, m.subject,
+               m.artifact_type as "artifactType"
+        from ${tags} t join ${manifests} m on m.repository = t.repository and m.digest = t.digest
+        where t.repository = ${repository} and t.tag = ${tag}`,
+  );
+  const row = rows[0];
+  return row && { ...row, size: Number(row.size) };
+}
+
 export async function findTag(db: Database, repository: string, tag: string): Promise<string | undefined> {
   const [row] = await db
     .select({ digest: tags.digest })

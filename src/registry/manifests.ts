@@ -8,7 +8,7 @@ import { neededBy } from '../control-plane/gc-queries.js';
 import {
   findBlob,
   findManifest,
-  findTag,
+  findTaggedManifest,
   type ManifestRow,
   missingReferences,
   tagsOf,
@@ -149,8 +149,13 @@ export async function getManifest(
   if (reference.kind === 'tag') {
     digest = cache.getTag(repository, reference.tag);
     if (digest === undefined) {
-      digest = await findTag(ctx.db, repository, reference.tag);
-      if (digest !== undefined) cache.setTag(token, repository, reference.tag, digest);
+      // The tag and its manifest in one query: every GET by tag on PostgreSQL comes here (its rows
+      // are cached only on the embedded database), and each query is a round trip.
+      const row = await findTaggedManifest(ctx.db, repository, reference.tag);
+      if (!row) throw manifestUnknown(reference);
+      cache.setTag(token, repository, reference.tag, row.digest);
+      cache.setManifest(token, row);
+      return row;
     }
   } else {
     digest = formatDigest(reference.digest);
@@ -160,12 +165,14 @@ export async function getManifest(
     row = await findManifest(ctx.db, repository, digest);
     if (row) cache.setManifest(token, row);
   }
-  if (!row) {
-    throw new DomainError('manifest-unknown', 'manifest unknown to registry', {
-      reference: describe(reference),
-    });
-  }
+  if (!row) throw manifestUnknown(reference);
   return row;
+}
+
+function manifestUnknown(reference: Reference): DomainError {
+  return new DomainError('manifest-unknown', 'manifest unknown to registry', {
+    reference: describe(reference),
+  });
 }
 
 /** Deleting a tag removes the tag; deleting a digest removes the manifest and every tag on it. */

@@ -6,7 +6,13 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/control-plane/db.js';
 import { mutate } from '../../src/control-plane/event-log.js';
-import { missingReferences, repositoryPageQuery, tagPageQuery } from '../../src/control-plane/queries.js';
+import {
+  findManifest,
+  findTaggedManifest,
+  missingReferences,
+  repositoryPageQuery,
+  tagPageQuery,
+} from '../../src/control-plane/queries.js';
 import { parseDigest } from '../../src/digest.js';
 import { digestOf, pushBlob, pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -58,6 +64,18 @@ describe('reads and writes', () => {
     const missing = await missingReferences(counting, 'q/c', layers, [digestOf(Buffer.from('child'))]);
     expect(missing).toHaveLength(2001);
     expect(selects).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('a GET by tag', () => {
+  it('reads the tag and its manifest in one query: the same row as the manifest by digest', async () => {
+    const image = await pushImage(r, 'q/tagged', 'v1', [randomBytes(100)]);
+    const byTag = await findTaggedManifest(r.ctx.db, 'q/tagged', 'v1');
+    expect(byTag).toEqual(await findManifest(r.ctx.db, 'q/tagged', image.digest));
+    expect(byTag?.digest).toBe(image.digest);
+    expect(typeof byTag?.size).toBe('number');
+    expect(await findTaggedManifest(r.ctx.db, 'q/tagged', 'no-such-tag')).toBeUndefined();
+    expect(await findTaggedManifest(r.ctx.db, 'q/other', 'v1')).toBeUndefined();
   });
 });
 
