@@ -82,6 +82,10 @@ export class FileRange extends Readable implements Sendable {
         } else resolve();
       };
       const closedEarly = () => settle(new Error('the receiver closed before the range was sent'));
+      const finish = () => {
+        sink.end();
+        settle();
+      };
       sink.once('close', closedEarly);
       // One read at a time; a buffer goes back to `free` when the sink has taken its bytes.
       const more = () => {
@@ -96,13 +100,14 @@ export class FileRange extends Readable implements Sendable {
             unwritten -= length;
             free.push(buffer);
             if (unwritten > 0) return more();
-            sink.end();
-            settle();
+            finish();
           });
           more();
         });
       };
-      more();
+      // An empty range (end before start) has nothing to read: the receiver is ended at once.
+      if (unwritten > 0) more();
+      else finish();
     });
   }
 

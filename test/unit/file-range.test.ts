@@ -83,6 +83,20 @@ describe('FileRange.sendTo', () => {
     },
   );
 
+  it('an empty range (end before start): nothing is read, the receiver is ended', async () => {
+    const range = new FileRange(openSync(file, 'r'), 10, 9);
+    const { sink, received } = slowSink();
+    const finished = new Promise<void>((resolve) => sink.once('finish', () => resolve()));
+    await range.sendTo(sink);
+    await finished;
+    expect(received).toEqual([]);
+    await closed(range);
+    const read = new FileRange(openSync(file, 'r'), 10, 9);
+    const chunks: Buffer[] = [];
+    for await (const chunk of read) chunks.push(chunk as Buffer);
+    expect(chunks).toEqual([]);
+  });
+
   it('a file shorter than the range: rejects, destroys the receiver, closes the file', async () => {
     const short = join(dir, 'short');
     await writeFile(short, bytes);
