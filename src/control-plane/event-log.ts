@@ -4,12 +4,12 @@
 // (group commit). Each event's hash chains it to the one before.
 import { AsyncResource } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { asc, eq, gt, sql } from 'drizzle-orm';
+import { asc, eq, gt, type SQL, sql } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type postgres from 'postgres';
 import { type Actor, currentActor } from '../auth/actor.js';
 import type { Database } from './db.js';
-import { applyEvent, type RegistryEvent, viewWrites } from './events.js';
+import { applyEvent, type LoggedEvent, type RegistryEvent, viewWrites } from './events.js';
 import { eventHead, events, maintenance, viewTables } from './schema.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -52,7 +52,18 @@ export function mutate<T>(
   const waiting = queue;
   return new Promise<T>((resolve, reject) => {
     waiting.push({
-      run: (tx, cursor) => bound(mutationOn(tx, cursor, actor)),
+      run: async (tx, cursor) => {
+        const { mutation, settle } = mutationOn(tx, cursor, actor);
+        let value: T;
+        try {
+          value = await bound(mutation);
+        } catch (error) {
+          await settle(); // a write that failed is the cause (what followed it only saw an aborted transaction)
+          throw error;
+        }
+        await settle();
+        return value;
+      },
       announce: options.announce ?? false,
       resolve: resolve as (value: unknown) => void,
       reject,
@@ -143,21 +154,60 @@ class MutationQueue {
   }
 }
 
-function mutationOn(tx: Database, cursor: LogCursor, actor: Actor): Mutation {
-  return {
+/**
+ * A mutation on `tx`. Its events go out without waiting for answers: each one's row and view writes
+ * are sent on the transaction's connection (pipelined, as the replay sends them), where PostgreSQL
+ * runs them before anything the mutation reads next, so its reads see them. `settle` waits for every
+ * write sent and raises the first that failed; the batch calls it before the mutation counts as done.
+ */
+function mutationOn(
+  tx: Database,
+  cursor: LogCursor,
+  actor: Actor,
+): { mutation: Mutation; settle(): Promise<void> } {
+  const client = transactionClient(tx);
+  const sent: Promise<unknown>[] = [];
+  let failed: { error: unknown } | undefined;
+  const mutation: Mutation = {
     tx,
     async emit(unstamped) {
       cursor.seq += 1;
       const at = new Date();
       const event = { ...unstamped, actor } as RegistryEvent;
       cursor.hash = chainHash(cursor.hash, cursor.seq, at, event);
-      await tx
-        .insert(events)
-        .values({ seq: cursor.seq, type: event.type, payload: stripType(event), at, hash: cursor.hash });
-      await applyEvent(tx, { seq: cursor.seq, at, event });
+      const logged = { seq: cursor.seq, at, event };
+      const writes = [eventRow(logged, cursor.hash), ...viewWrites(tx, logged)];
+      if (!client) {
+        for (const write of writes) await tx.execute(write);
+        return cursor.seq;
+      }
+      for (const write of writes) {
+        const query = dialect.sqlToQuery(write.getSQL());
+        const answer = client.unsafe(query.sql, query.params as postgres.ParameterOrJSON<never>[], {
+          prepare: true,
+        });
+        sent.push(
+          answer.catch((error: unknown) => {
+            failed ??= { error };
+          }),
+        );
+      }
       return cursor.seq;
     },
   };
+  return {
+    mutation,
+    async settle() {
+      await Promise.all(sent.splice(0));
+      if (failed) throw failed.error;
+    },
+  };
+}
+
+/** The event's row in the log, as SQL text (the parameters the query builder would send). */
+function eventRow({ seq, at, event }: LoggedEvent, hash: string): SQL {
+  return sql`insert into ${events} (seq, type, payload, at, hash)
+             values (${seq}, ${event.type}, ${payloadText(event)}, ${at.toISOString()}, ${hash})`;
 }
 
 export function chainHash(previous: string, seq: number, at: Date, event: RegistryEvent): string {
@@ -176,9 +226,10 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-function stripType(event: RegistryEvent): Record<string, unknown> {
+/** The event without its type (a column of its own), as JSON text (undefined members dropped). */
+function payloadText(event: RegistryEvent): string {
   const { type: _type, ...payload } = event;
-  return JSON.parse(JSON.stringify(payload));
+  return JSON.stringify(payload);
 }
 
 function toEvent(row: { type: string; payload: unknown }): RegistryEvent {

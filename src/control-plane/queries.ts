@@ -76,6 +76,37 @@ export async function findRepositoryBlob(
   return manifest ? blob : undefined;
 }
 
+/** What recording a blob and linking it into a repository must know first. */
+export interface BlobLinkState {
+  /** The blob's record exists; whether it has a SHA-512 (undefined when there is no record). */
+  hasSha512: boolean | undefined;
+  repositoryExists: boolean;
+  linked: boolean;
+}
+
+/**
+ * Whether the blob is recorded (and with a SHA-512), the repository exists and links it: one query,
+ * as SQL text, where a push used to ask three (each through the query builder).
+ */
+export async function blobLinkState(
+  db: Database,
+  repository: string,
+  sha256: string,
+): Promise<BlobLinkState> {
+  const rows = await db.execute<{ sha512: boolean | null; repository: boolean; linked: boolean }>(
+    sql`select (select b.sha512 is not null from ${blobs} b where b.sha256 = ${sha256}) as sha512,
+               exists (select 1 from ${repositories} r where r.name = ${repository}) as repository,
+               exists (select 1 from ${repositoryBlobs} l
+                       where l.repository = ${repository} and l.sha256 = ${sha256}) as linked`,
+  );
+  const row = rows[0];
+  return {
+    hasSha512: row?.sha512 ?? undefined,
+    repositoryExists: row?.repository === true,
+    linked: row?.linked === true,
+  };
+}
+
 export async function isBlobLinked(db: Database, repository: string, sha256: string): Promise<boolean> {
   const rows = await db
     .select({ sha256: repositoryBlobs.sha256 })
@@ -237,13 +268,22 @@ export interface UploadRow {
   owner?: string;
 }
 
+/** An open session: asked twice by every step of an upload, so SQL text, not the query builder. */
 export async function findUpload(db: Database, id: string): Promise<UploadRow | undefined> {
-  const [row] = await db.select().from(uploads).where(eq(uploads.id, id));
+  const rows = await db.execute<{
+    id: string;
+    repository: string | null;
+    startedAt: string;
+    owner: string | null;
+  }>(
+    sql`select u.id, u.repository, u.started_at as "startedAt", u.owner from ${uploads} u where u.id = ${id}`,
+  );
+  const row = rows[0];
   return (
     row && {
       id: row.id,
       repository: row.repository ?? undefined,
-      startedAt: row.startedAt,
+      startedAt: new Date(row.startedAt),
       owner: row.owner ?? undefined,
     }
   );

@@ -5,6 +5,7 @@ import type { Mutation } from '../control-plane/event-log.js';
 import { neededBy } from '../control-plane/gc-queries.js';
 import {
   type BlobRow,
+  blobLinkState,
   blobRepositories,
   findBlob,
   findRepositoryBlob,
@@ -192,7 +193,17 @@ export async function deleteBlob(ctx: RegistryContext, repository: string, diges
 /** Records content the data plane has published (its digests), once. */
 export async function recordBlob(m: Mutation, digests: BlobDigests): Promise<BlobRow | undefined> {
   const existing = await findBlob(m.tx, { algorithm: 'sha256', hex: digests.sha256 });
-  if (!existing) {
+  await emitBlobRecord(m, digests, existing ? existing.sha512 !== null : undefined);
+  return existing;
+}
+
+/** blob.committed for a blob with no record, blob.digest-added for one that gains its SHA-512. */
+async function emitBlobRecord(
+  m: Mutation,
+  digests: BlobDigests,
+  hasSha512: boolean | undefined,
+): Promise<void> {
+  if (hasSha512 === undefined) {
     await m.emit({
       type: 'blob.committed',
       sha256: digests.sha256,
@@ -200,15 +211,15 @@ export async function recordBlob(m: Mutation, digests: BlobDigests): Promise<Blo
       size: digests.size,
       ...(digests.sha512 ? { sha512: digests.sha512 } : {}),
     });
-  } else if (digests.sha512 && !existing.sha512) {
+  } else if (digests.sha512 && !hasSha512) {
     await m.emit({ type: 'blob.digest-added', sha256: digests.sha256, sha512: digests.sha512 });
   }
-  return existing;
 }
 
 /**
  * Records the blob and links it to the repository (which comes into being if it is new). A link the
  * repository had is refreshed when `refresh` says so: uploaded again, it starts its GC grace again.
+ * What it needs to know is one query (every push ends here).
  */
 export async function recordAndLinkBlob(
   m: Mutation,
@@ -217,9 +228,10 @@ export async function recordAndLinkBlob(
   via: 'upload' | 'manifest',
   refresh = false,
 ): Promise<void> {
-  await recordBlob(m, digests);
-  await ensureRepository(m, repository);
-  if (!(await isBlobLinked(m.tx, repository, digests.sha256))) {
+  const state = await blobLinkState(m.tx, repository, digests.sha256);
+  await emitBlobRecord(m, digests, state.hasSha512);
+  if (!state.repositoryExists) await m.emit({ type: 'repository.created', repository });
+  if (!state.linked) {
     await m.emit({ type: 'blob.linked', repository, sha256: digests.sha256, via });
   } else if (refresh && via === 'upload') {
     await m.emit({ type: 'blob.link-refreshed', repository, sha256: digests.sha256, via });

@@ -5,7 +5,13 @@ import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPEN_ACCESS } from '../../src/auth/access.js';
 import { withCaller } from '../../src/auth/actor.js';
-import { mutate, readEvents, rebuildViews, verifyEventLog } from '../../src/control-plane/event-log.js';
+import {
+  type Mutation,
+  mutate,
+  readEvents,
+  rebuildViews,
+  verifyEventLog,
+} from '../../src/control-plane/event-log.js';
 import { events } from '../../src/control-plane/schema.js';
 import { createApiToken, revokeApiToken } from '../../src/registry/api-tokens.js';
 import { collectGarbage } from '../../src/registry/gc.js';
@@ -250,6 +256,50 @@ describe('event log', () => {
     expect(done.map((d) => d.seq)).toEqual(added.slice(1).map((e) => e.seq));
     // All of them ran in one transaction (one commit, one WAL flush).
     expect(new Set(done.map((d) => d.xid)).size).toBe(1);
+    expect(await verifyEventLog(r.ctx.db)).toBeUndefined();
+  });
+
+  it('a mutation whose write fails raises that error, alone and in a batch, and the others commit', async () => {
+    // Events go out without waiting for their answers; a read after a failed write only sees an
+    // aborted transaction. The error raised must be the write's own.
+    await mutate(r.ctx.db, (m) => m.emit({ type: 'repository.created', repository: 'dup/existing' }));
+    const duplicate = async (m: Mutation) => {
+      await m.emit({ type: 'repository.created', repository: 'dup/existing' });
+      await m.tx.execute(sql`select 1`);
+      return 'committed';
+    };
+    const head = (await readEvents(r.ctx.db, 0, 100_000)).length;
+    await expect(mutate(r.ctx.db, duplicate)).rejects.toThrow(
+      /duplicate key value violates unique constraint/,
+    );
+
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = mutate(r.ctx.db, async () => {
+      await gate;
+    });
+    const batch = [
+      mutate(r.ctx.db, (m) => m.emit({ type: 'repository.created', repository: 'dup/before' })),
+      mutate(r.ctx.db, duplicate),
+      mutate(r.ctx.db, (m) => m.emit({ type: 'repository.created', repository: 'dup/after' })),
+    ];
+    const settled = Promise.allSettled(batch);
+    release();
+    await slow;
+    const [before, failed, after] = await settled;
+    expect(before?.status).toBe('fulfilled');
+    expect(after?.status).toBe('fulfilled');
+    expect(failed?.status).toBe('rejected');
+    expect(String((failed as PromiseRejectedResult).reason)).toMatch(
+      /duplicate key value violates unique constraint/,
+    );
+    const added = (await readEvents(r.ctx.db, 0, 100_000)).slice(head);
+    expect(added.map((e) => (e.event as { repository: string }).repository)).toEqual([
+      'dup/before',
+      'dup/after',
+    ]);
     expect(await verifyEventLog(r.ctx.db)).toBeUndefined();
   });
 
