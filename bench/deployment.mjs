@@ -34,6 +34,8 @@ export const PART_SIZE = 8 * MiB;
  *   postgres, lb, and each node (node-1, …) when there are several
  * @property {string[]} parts what runs, for the report: S3 server, PostgreSQL, load balancer
  * @property {() => Promise<void>} stop stops everything and removes its data (and database)
+ * @property {(() => Promise<Target>) | undefined} restart one node on the filesystem: stops it
+ *   (SIGTERM, waiting for its exit) and starts it again on the same data; resolves with the new start
  */
 
 /**
@@ -99,9 +101,11 @@ export async function startDeployment(kind, nodeCount, settings, workDir) {
     for (let i = 1; i <= nodeCount; i++) {
       const name = nodeCount === 1 && !useLb ? kind : `${kind}-${nodeCount}n-node-${i}`;
       const node = await startTarget(kind, settings, workDir, { name, store });
+      const index = nodes.length;
       stops.push(async () => {
-        await stopChild(node.child);
-        await rm(node.dataDir, { recursive: true, force: true });
+        const current = /** @type {Target} */ (nodes[index]); // a restart replaces it
+        await stopChild(current.child);
+        await rm(current.dataDir, { recursive: true, force: true });
       });
       nodes.push(node);
       if (nodeCount > 1) groups[`node-${i}`] = node.pid;
@@ -120,6 +124,16 @@ export async function startDeployment(kind, nodeCount, settings, workDir) {
       parts.push(`${lb.name} at ${lb.base}`);
     }
     const first = /** @type {Target} */ (nodes[0]);
+    /** @type {(() => Promise<Target>) | undefined} */
+    const restart =
+      nodeCount === 1 && !useLb && !store
+        ? async () => {
+            await stopChild(/** @type {Target} */ (nodes[0]).child);
+            const again = await startTarget(kind, settings, workDir, { name: first.name });
+            nodes[0] = again;
+            return again;
+          }
+        : undefined;
     return {
       kind,
       label,
@@ -131,6 +145,7 @@ export async function startDeployment(kind, nodeCount, settings, workDir) {
       groups,
       parts,
       stop,
+      restart,
     };
   } catch (error) {
     await stop();

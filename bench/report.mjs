@@ -235,6 +235,8 @@ export function buildRows(results, settings) {
   );
   add(`Server CPU, ${large}`, 'CPU s', 'lower', (k) => ph(k, 'largeManifestPut', 'serverCpuS'), 2);
   add('Start-up time to first GET /v2/', 's', 'lower', (k) => by[k]?.startupS ?? Number.NaN, 2);
+  add("Restart on the run's data, to first GET /v2/", 's', 'lower', (k) => by[k]?.restartS ?? Number.NaN, 2);
+  add('RSS idle after the restart', 'MiB', 'lower', (k) => by[k]?.restartIdleRssMiB ?? Number.NaN);
   return rows;
 }
 

@@ -89,6 +89,9 @@ import { hasExited, tail } from './targets.mjs';
  * @property {Partial<Record<PhaseName, PhaseStats>>} phases
  * @property {string[]} failures
  * @property {number} [serverCpuTotalS] the server tree's CPU seconds from start to the end of the run
+ * @property {number} [restartS] one node on the filesystem: restarted on the run's data, from spawn to
+ *   the first 200 of GET /v2/
+ * @property {number} [restartIdleRssMiB] its process tree's RSS then
  * @property {string} [crossNodeCheck] how the cross-node push's blob was checked afterwards
  */
 
@@ -240,17 +243,14 @@ export async function benchTarget(kind, nodeCount, settings, workDir, blobs) {
 
     await largeManifests(t, kind, label, phase);
     if (nodeCount > 1 && blobs.c) await crossNodePush(started, settings, blobs.c, phase, result);
+    result.serverCpuTotalS = treeCpuS(pids); // before a restart replaces the processes
+    if (started.restart) await restart(started.restart, label, repo, blobs.a, result);
   } catch (error) {
     result.failures.push(`${label}: ${messageOf(error)}`);
     log(`${label} FAILED: ${messageOf(error)}`);
   } finally {
     t.agent.destroy();
-    try {
-      const cpu = serverCpu(pids);
-      result.serverCpuTotalS = cpu.user + cpu.sys;
-    } catch {
-      result.serverCpuTotalS = Number.NaN;
-    }
+    result.serverCpuTotalS ??= treeCpuS(pids);
     for (const node of started.nodes) {
       if (hasExited(node.child)) {
         result.failures.push(`${node.name}: server exited during the run (log: ${tail(node.logPath)})`);
@@ -262,6 +262,41 @@ export async function benchTarget(kind, nodeCount, settings, workDir, blobs) {
     log(`${label} stopped, data removed`);
   }
   return result;
+}
+
+/** @param {number[]} pids @returns {number} CPU seconds of the processes' trees so far (NaN if gone) */
+function treeCpuS(pids) {
+  try {
+    const cpu = serverCpu(pids);
+    return cpu.user + cpu.sys;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * A restart with the run's data in place (SIGTERM, then started again on the same data dir): the time
+ * from spawn to the first 200 of GET /v2/ and the idle memory then; the first blob must still be there.
+ * @param {() => Promise<import('./targets.mjs').Target>} again
+ * @param {string} label
+ * @param {string} repo
+ * @param {BlobFile} blob
+ * @param {TargetResult} result
+ */
+async function restart(again, label, repo, blob, result) {
+  const started = await again();
+  const idle = treeMemory([started.pid]);
+  result.restartS = started.startupS;
+  result.restartIdleRssMiB = idle.rssKiB / 1024;
+  const client = { base: started.base, agent: new http.Agent({ keepAlive: false }) };
+  try {
+    await expectBlob(client, repo, blob, 'after the restart');
+  } finally {
+    client.agent.destroy();
+  }
+  log(
+    `${label} restarted on its data in ${started.startupS.toFixed(2)} s, ${result.restartIdleRssMiB.toFixed(0)} MiB RSS`,
+  );
 }
 
 /**

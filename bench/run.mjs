@@ -19,7 +19,13 @@
 //      distribution and zot, whose limits are 4 MiB), then the median of 20 sequential cold HEADs,
 //  11. the server's peak RSS and PSS per phase, summed over its process tree (our server's embedded
 //      PostgreSQL runs as child processes) and polled every 50 ms,
+//  12. a restart on the run's data (SIGTERM, then started again on the same data dir): time to the
+//      first 200 of GET /v2/, idle RSS, and the first blob still there,
 // plus the server tree's CPU time per phase (from /proc/<pid>/stat of each process).
+// Then the scale figures of bench/scale.mjs (100,000 tags, 10,000 repositories, 1,000 referrers, the
+// rebuild of ours' views from 1,000,000 events; its BENCH_SCALE_* settings), each registry started
+// afresh; BENCH_SCALE=0 leaves them out (a run of the blob paths alone takes ~10 minutes, the scale
+// part ~15 more).
 // Prints a side-by-side table (ours, distribution, zot) with the ratios ours / distribution and
 // ours / zot, and the same figures as markdown.
 // Exits 1 when an operation failed (wrong status, digest or size); speed never fails the run.
@@ -51,6 +57,7 @@
 //   BENCH_TMPDIR             where the temp dir goes (default the OS temp dir)
 //   BENCH_KEEP=1             keep the temp dir (server logs, data) instead of removing it
 //   BENCH_JSON=<file>        also write the raw results as JSON to <file>
+//   BENCH_SCALE=0            leave out the scale figures
 //
 // The production set-up (docs/benchmarks.md, "Production set-up (issue 7)"): both registries on a
 // fresh S3 server per run, ours on an external PostgreSQL (a fresh database per run), optionally as
@@ -84,10 +91,21 @@ import { log } from './log.mjs';
 import { machineInfo } from './machine.mjs';
 import { formatReport } from './report.mjs';
 import { benchTarget } from './run-target.mjs';
+import { scaleBench } from './scale-run.mjs';
+import { scaleSettings } from './scale-settings.mjs';
 import { loadSettings, MiB } from './settings.mjs';
 import { isStopping } from './targets.mjs';
 
 /** @import { TargetResult } from './run-target.mjs' */
+
+/**
+ * The scale part runs on the filesystem deployment only (its figures are listings and a rebuild of
+ * the embedded database; the S3 runs measure byte paths).
+ * @param {import('./settings.mjs').Settings} settings
+ */
+function scaleWanted(settings) {
+  return process.env.BENCH_SCALE?.trim() !== '0' && settings.store === 'fs';
+}
 
 /** @returns {Promise<number>} the exit code */
 async function main() {
@@ -123,11 +141,19 @@ async function main() {
     }
   }
   process.stdout.write(formatReport(results, settings, machine));
+  // Then the scale figures (issue 10, item 5), unless BENCH_SCALE=0 or the run is on S3.
+  const scale = scaleWanted(settings) ? await scaleBench(scaleSettings(), settings, workDir) : undefined;
+  if (scale) process.stdout.write(`\n## Scale\n${scale.report}`);
+  else log('scale figures: not run (BENCH_SCALE=0, or BENCH_STORE=s3)');
   if (settings.jsonPath) {
-    writeFileSync(resolve(settings.jsonPath), `${JSON.stringify({ settings, machine, results }, null, 2)}\n`);
+    const { report: _report, ...scaleRaw } = scale ?? { report: '' };
+    writeFileSync(
+      resolve(settings.jsonPath),
+      `${JSON.stringify({ settings, machine, results, ...(scale ? { scale: scaleRaw } : {}) }, null, 2)}\n`,
+    );
     log(`raw results written to ${settings.jsonPath}`);
   }
-  return results.some((r) => r.failures.length > 0) ? 1 : 0;
+  return results.some((r) => r.failures.length > 0) || scale?.failed ? 1 : 0;
 }
 
 runBenchmark(main);

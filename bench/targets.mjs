@@ -73,8 +73,11 @@ export function startNodeFlags(command) {
   return flags;
 }
 
-/** Variables of the caller's environment that would change where ours keeps its data. */
-const OURS_STORE_VARIABLES = /^(DATABASE_URL|MAX_MANIFEST_BYTES|BLOB_STORE|S3_[A-Z_]+)$/;
+/**
+ * Variables of the caller's environment that would change where ours keeps its data, or turn on
+ * authentication (the benchmark's requests carry none).
+ */
+const OURS_IGNORED_VARIABLES = /^(DATABASE_URL|MAX_MANIFEST_BYTES|BLOB_STORE|S3_[A-Z_]+|AUTH_[A-Z_]+)$/;
 
 /**
  * Starts one registry on a free port with an empty data dir; resolves once GET /v2/ answers 200 with
@@ -82,12 +85,15 @@ const OURS_STORE_VARIABLES = /^(DATABASE_URL|MAX_MANIFEST_BYTES|BLOB_STORE|S3_[A
  * @param {TargetKind} kind
  * @param {Settings} settings
  * @param {string} workDir
- * @param {{ name?: string, store?: StoreOptions }} [options] name: for the data dir and log (default
- *   `kind`); store: S3 and PostgreSQL instead of the data dir
+ * @param {{ name?: string, store?: StoreOptions, dataDir?: string, zotDedupe?: boolean }} [options]
+ *   name: for the data dir and log (default `kind`); store: S3 and PostgreSQL instead of the data dir;
+ *   dataDir: another data dir than `<workDir>/<name>-data` (e.g. one an earlier run populated);
+ *   zotDedupe: zot's `dedupe` setting (default: zot's own)
  * @returns {Promise<Target>}
  */
-export async function startTarget(kind, settings, workDir, { name = kind, store } = {}) {
-  const dataDir = join(workDir, `${name}-data`);
+export async function startTarget(kind, settings, workDir, options = {}) {
+  const { name = kind, store } = options;
+  const dataDir = options.dataDir ?? join(workDir, `${name}-data`);
   await mkdir(dataDir, { recursive: true });
   const logPath = join(workDir, `${name}.log`);
   /** @type {Set<number>} */
@@ -108,7 +114,7 @@ export async function startTarget(kind, settings, workDir, { name = kind, store 
       // The embedded database and blobs in the temp dir unless `store` says otherwise, whatever the
       // caller's environment says.
       env = {
-        ...envWithout(OURS_STORE_VARIABLES),
+        ...envWithout(OURS_IGNORED_VARIABLES),
         ...store?.oursEnv,
         HOST: '127.0.0.1',
         PORT: String(port),
@@ -116,7 +122,7 @@ export async function startTarget(kind, settings, workDir, { name = kind, store 
       };
     } else if (kind === 'zot') {
       const configPath = join(workDir, `${name}-config.json`);
-      writeFileSync(configPath, zotConfig(dataDir, port));
+      writeFileSync(configPath, zotConfig(dataDir, port, options.zotDedupe));
       command = /** @type {string} */ (settings.zotBin); // settings.mjs leaves zot out without it
       args = ['serve', configPath];
       env = { ...process.env };
@@ -149,7 +155,7 @@ export async function startTarget(kind, settings, workDir, { name = kind, store 
           };
         }
       } catch {}
-      await sleep(100);
+      await sleep(10); // the start-up figures are as fine as this
     }
     if (!hasExited(child)) {
       await stopChild(child);

@@ -11,19 +11,21 @@
 export const ZOT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /**
- * The config. `dedupe` is not set, so zot's default applies (true: a blob already stored under
- * another repository is hard-linked, looked up in its BoltDB cache in the root directory); `gc` is
+ * The config. `dedupe` is not set unless given, so zot's default applies (true: a blob already stored
+ * under another repository is hard-linked, looked up in its BoltDB cache in the root directory); `gc` is
  * off so no collection runs during the measured phases (zot's default is on, every hour by default).
  * Logging goes to stdout (the log file) at level warn. No read or write timeouts (zot's default too).
  * @param {string} dataDir
  * @param {number} port
+ * @param {boolean} [dedupe]
  * @returns {string}
  */
-export function zotConfig(dataDir, port) {
+export function zotConfig(dataDir, port, dedupe) {
   const config = {
     storage: {
       rootDirectory: dataDir,
       gc: false,
+      ...(dedupe === undefined ? {} : { dedupe }),
     },
     http: {
       address: '127.0.0.1',

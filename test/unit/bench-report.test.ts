@@ -7,6 +7,7 @@ import { LARGE_PUTS, largeManifest, largeManifestTextLength } from '../../bench/
 import { describeZotBuild } from '../../bench/machine.mjs';
 import { buildRows, phaseTable, reportNotes } from '../../bench/report.mjs';
 import type { TargetResult } from '../../bench/run-target.mjs';
+import { scaleSettings } from '../../bench/scale-settings.mjs';
 import { envInt, loadSettings, UsageError, zotSkipReason } from '../../bench/settings.mjs';
 import { median, percentile } from '../../bench/stats.mjs';
 import { fmt, markdownTable, plainTable, ratio } from '../../bench/table.mjs';
@@ -122,6 +123,7 @@ const result = (kind: 'ours' | 'distribution' | 'zot', scale: number): TargetRes
   startupS: 0.1 * scale,
   idleRssMiB: 40 * scale,
   idlePssMiB: 30 * scale,
+  ...(kind === 'zot' ? {} : { restartS: 0.05 * scale, restartIdleRssMiB: 35 * scale }),
   ops: {
     pushMonolithic: { ok: true, seconds: 1, mbps: 100 * scale },
     pushPostDigest:
@@ -220,6 +222,11 @@ describe('report rows', () => {
     const without = buildRows([result('ours', 2), result('distribution', 1)], settings);
     expect(without.every((r) => Number.isNaN(r.zot))).toBe(true);
     expect(without.find((r) => r.label.startsWith('Push 1 GiB monolithic'))?.dist).toBe(100);
+  });
+  it('has the restart rows, n/a for a registry that was not restarted', () => {
+    expect(row("Restart on the run's data, to first GET /v2/")).toMatchObject({ ours: 0.1, dist: 0.05 });
+    expect(row("Restart on the run's data, to first GET /v2/")?.zot).toBeNaN();
+    expect(row('RSS idle after the restart')).toMatchObject({ ours: 70, dist: 35 });
   });
   it('derives per-request CPU from the phase and the request count', () => {
     expect(row('Server CPU per 1000 manifest GETs')?.ours).toBeCloseTo(0.25);
@@ -405,6 +412,11 @@ describe('zot', () => {
       log: { level: 'warn' },
     });
     expect(ZOT_MAX_MANIFEST_BYTES).toBe(4 * 1024 * 1024);
+    expect(JSON.parse(zotConfig('/tmp/x/zot-data', 5234, false)).storage).toEqual({
+      rootDirectory: '/tmp/x/zot-data',
+      gc: false,
+      dedupe: false,
+    });
   });
   it('describes the build from go version -m', () => {
     const info = [
@@ -434,5 +446,23 @@ describe('what the newer phases send', () => {
     expect(middleSlice(1024 * MiB)).toEqual({ start: 512 * MiB, length: 16 * MiB });
     expect(middleSlice(32 * MiB)).toEqual({ start: 16 * MiB, length: 16 * MiB });
     expect(middleSlice(8 * MiB + 1)).toEqual({ start: 4 * MiB, length: 4 * MiB + 1 });
+  });
+});
+
+describe('scale settings', () => {
+  it('has the issue’s sizes by default, and follows BENCH_TARGETS unless BENCH_SCALE_TARGETS is set', () => {
+    expect(scaleSettings({})).toMatchObject({
+      targets: ['ours', 'distribution', 'zot'],
+      tags: 100_000,
+      zotTags: 5000,
+      repos: 10_000,
+      referrers: 1000,
+      events: 1_000_000,
+    });
+    expect(scaleSettings({ BENCH_TARGETS: 'zot,ours' }).targets).toEqual(['zot', 'ours']);
+    expect(scaleSettings({ BENCH_TARGETS: 'zot,ours', BENCH_SCALE_TARGETS: 'ours' }).targets).toEqual([
+      'ours',
+    ]);
+    expect(() => scaleSettings({ BENCH_SCALE_TARGETS: 'harbor' })).toThrow(/got "harbor"/);
   });
 });
