@@ -77,11 +77,23 @@ const LOCK_POOL = 32;
 export const POOL_SIZES = { queries: POOL, locks: LOCK_POOL } as const;
 
 /**
- * Each pool's connections carry `application_name` = `artifact-store <pid> <pool>`, so /metrics can
- * count them by state in pg_stat_activity (postgres-js keeps its pool's state to itself).
+ * Settings each pool's connections start with. `application_name` = `artifact-store <pid> <pool>`, so
+ * /metrics can count them by state in pg_stat_activity (postgres-js keeps its pool's state to
+ * itself). `plan_cache_mode = force_custom_plan`: prepared statements (prepared.ts) are parsed once but
+ * planned at each run for the tables as they are. A generic plan is kept once made, and one made
+ * while a table was small scans it whole for good: with generic plans, 1,000 small pushes into a
+ * fresh registry read 1.2 million rows of repository_blobs in 1,871 sequential scans, against 5,329
+ * rows with a plan per run.
  */
-export function applicationName(pool: keyof typeof POOL_SIZES): { connection: { application_name: string } } {
-  return { connection: { application_name: `artifact-store ${process.pid} ${pool}` } };
+export function applicationName(pool: keyof typeof POOL_SIZES): {
+  connection: { application_name: string; plan_cache_mode: string };
+} {
+  return {
+    connection: {
+      application_name: `artifact-store ${process.pid} ${pool}`,
+      plan_cache_mode: 'force_custom_plan',
+    },
+  };
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
