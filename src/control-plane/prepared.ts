@@ -1,6 +1,7 @@
-// Named prepared statements for the hottest SQL: parsed once per connection and, after PostgreSQL's
-// first few runs, planned once, where the query builder's statements are parsed and planned on every
-// run. Only for SQL text of fixed shape (no variable-length lists), so each connection keeps a few
+// Named prepared statements for the hottest SQL: parsed once per connection, where the query
+// builder's statements are parsed on every run. Each run is still planned for the tables as they are
+// (the pools' connections start with plan_cache_mode = force_custom_plan: see applicationName in
+// db.ts). Only for SQL text of fixed shape (no variable-length lists), so each connection keeps a few
 // dozen of them. A pooler in front of PostgreSQL must keep prepared statements per server connection
 // (PgBouncer >= 1.21 with max_prepared_statements, in transaction mode).
 import type { SQLWrapper } from 'drizzle-orm';
