@@ -113,13 +113,8 @@ class MutationQueue {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       await this.db.transaction(async (tx) => {
-        // Once per batch, but once per mutation under light load: SQL text, prepared.
-        const [head] = await queryPrepared<{ seq: string | number; hash: string }>(
-          tx,
-          sql`select seq, hash from ${eventHead} where id = 1 for update`,
-        );
-        if (!head) throw new Error('event log is not initialised');
-        const cursor: LogCursor = { seq: Number(head.seq), hash: head.hash };
+        const head = await lockHead(tx);
+        const cursor: LogCursor = { ...head };
         let announce = false;
         const [only] = batch;
         if (batch.length === 1 && only) {
@@ -138,7 +133,7 @@ class MutationQueue {
             }
           }
         }
-        if (cursor.seq !== Number(head.seq)) {
+        if (cursor.seq !== head.seq) {
           await queryPrepared(
             tx,
             sql`update ${eventHead} set seq = ${cursor.seq}, hash = ${cursor.hash} where id = 1`,
@@ -158,6 +153,19 @@ class MutationQueue {
       else mutation.reject(outcome ? outcome.error : new Error('mutation did not run'));
     });
   }
+}
+
+/**
+ * Locks the log's head row for the rest of the transaction (appends are serialised on it) and returns
+ * where the log ends. Once per batch, but once per mutation under light load: SQL text, prepared.
+ */
+async function lockHead(tx: Database): Promise<LogCursor> {
+  const [head] = await queryPrepared<{ seq: string | number; hash: string }>(
+    tx,
+    sql`select seq, hash from ${eventHead} where id = 1 for update`,
+  );
+  if (!head) throw new Error('event log is not initialised');
+  return { seq: Number(head.seq), hash: head.hash };
 }
 
 /**
@@ -334,6 +342,7 @@ const REPLAY_BATCH = 5000;
  * so the writes of one batch are built while those of the one before run.
  */
 async function replay(tx: Database): Promise<number> {
+  // Not lockHead: on a new database the migrations ask for a replay before the head row exists.
   await tx.select().from(eventHead).where(eq(eventHead.id, 1)).for('update');
   for (const table of Object.values(viewTables)) await tx.delete(table);
   const client = connectionOf(tx);
