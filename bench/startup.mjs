@@ -10,11 +10,12 @@
 // Extra environment for the server can be passed as usual (it inherits this process's environment,
 // with DATA_DIR, PORT and HOST set here).
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { processTree, serverCpu, treeMemory } from './proc.mjs';
 import { START_NODE_FLAGS } from './targets.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
@@ -30,46 +31,13 @@ const nodeBin = option('node', process.execPath);
 const idleMs = Number(option('idle-ms', '2000'));
 const asJson = args.includes('--json');
 
-/** @param {number} pid */
-function parentOf(pid) {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
-}
-
-/** @param {number} rootPid */
-function tree(rootPid) {
-  /** @type {Map<number, number[]>} */
-  const children = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const parent = parentOf(Number(entry));
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-    } catch {}
-  }
-  const all = [rootPid];
-  for (let i = 0; i < all.length; i++) all.push(...(children.get(/** @type {number} */ (all[i])) ?? []));
-  return all;
-}
-
 /**
  * Sum of VmRSS and Pss (MiB) over the process tree of `pid`, and the number of processes.
  * @param {number} pid
  */
 function memory(pid) {
-  let rss = 0;
-  let pss = 0;
-  let count = 0;
-  for (const p of tree(pid)) {
-    try {
-      const rollup = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      pss += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
-      count++;
-    } catch {}
-  }
-  return { rssMiB: rss / 1024, pssMiB: pss / 1024, processes: count };
+  const { rssKiB, pssKiB } = treeMemory(pid);
+  return { rssMiB: rssKiB / 1024, pssMiB: pssKiB / 1024, processes: processTree(pid).length };
 }
 
 /**
@@ -78,15 +46,8 @@ function memory(pid) {
  * @param {number} pid
  */
 function cpuMs(pid) {
-  let ticks = 0;
-  for (const p of tree(pid)) {
-    try {
-      const text = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      for (const i of [11, 12, 13, 14]) ticks += Number(fields[i] ?? 0);
-    } catch {}
-  }
-  return ticks * 10; // USER_HZ 100
+  const { user, sys } = serverCpu(pid);
+  return Math.round((user + sys) * 1000);
 }
 
 /**
