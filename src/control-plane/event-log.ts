@@ -281,6 +281,24 @@ export async function verifyEventLog(db: Database): Promise<number | undefined> 
   return undefined;
 }
 
+/**
+ * The hash chain checked on a running registry: one read-only snapshot, so events appended meanwhile
+ * are neither checked nor mistaken for a break. Returns the head it checked up to, and the first
+ * broken sequence number when there is one.
+ */
+export async function verifyEventChain(
+  db: Database,
+): Promise<{ seq: number; hash: string; brokenAt?: number }> {
+  return db.transaction(
+    async (tx) => {
+      const brokenAt = await verifyEventLog(tx);
+      const head = await logHead(tx);
+      return brokenAt === undefined ? head : { ...head, brokenAt };
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
+}
+
 /** Empties every view table and replays the whole log into it; returns the number of events. */
 export async function rebuildViews(db: Database): Promise<number> {
   return db.transaction((tx) => replay(tx));

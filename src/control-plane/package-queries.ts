@@ -4,7 +4,15 @@ import { and, asc, desc, eq, gt, inArray, lt, type SQL, sql } from 'drizzle-orm'
 import type { RepositoryFilter } from '../auth/policy.js';
 import type { Database } from './db.js';
 import { repositoryCondition } from './repository-filter.js';
-import { blobs, manifests, metadataSchemas, repositories, repositoryBlobs, tags } from './schema.js';
+import {
+  blobs,
+  manifestReferences,
+  manifests,
+  metadataSchemas,
+  repositories,
+  repositoryBlobs,
+  tags,
+} from './schema.js';
 
 export type PackageRow = typeof manifests.$inferSelect;
 
@@ -44,6 +52,8 @@ export interface PackageFilter {
   createdBefore?: Date;
   /** Only referrers of this manifest digest. */
   subject?: string;
+  /** Only the manifest of this digest (a `ref` resolved by the route). */
+  digest?: string;
 }
 
 /** A page of a repository's packages, newest first; `beforeSeq` is the cursor. */
@@ -59,6 +69,7 @@ export function packagePage(
   if (filter.artifactType !== undefined) where.push(eq(manifests.artifactType, filter.artifactType));
   if (filter.schema !== undefined) where.push(eq(manifests.metadataSchema, filter.schema));
   if (filter.subject !== undefined) where.push(eq(manifests.subject, filter.subject));
+  if (filter.digest !== undefined) where.push(eq(manifests.digest, filter.digest));
   for (const alternatives of filter.metadata) {
     const any = alternatives.map((doc) => sql`${manifests.metadata} @> ${JSON.stringify(doc)}::jsonb`);
     where.push(sql`(${sql.join(any, sql` or `)})`);
@@ -167,8 +178,11 @@ export async function repositorySummaries(
   limit: number,
   only?: string,
   filter: RepositoryFilter = { kind: 'all' },
+  /** Only names containing this text (a search; a scan of the names, which is fine at 10^4-10^5). */
+  contains?: string,
 ): Promise<RepositorySummary[]> {
   const where = and(
+    contains === undefined ? undefined : sql`strpos(${repositories.name}, ${contains}) > 0`,
     only !== undefined
       ? eq(repositories.name, only)
       : after === undefined
@@ -228,15 +242,62 @@ export async function immutableTags(db: Database, repository: string): Promise<b
   return row?.immutableTags ?? false;
 }
 
-/** A page of a repository's tags with their digests and native addresses, in byte order after `after`. */
-export function tagTargetPage(db: Database, repository: string, after: string | undefined, limit: number) {
-  const where: SQL[] = [eq(tags.repository, repository)];
-  if (after !== undefined) where.push(gt(tags.tag, after));
-  return db
-    .select({ name: tags.tag, digest: tags.digest, address: manifests.address })
-    .from(tags)
-    .leftJoin(manifests, and(eq(manifests.repository, tags.repository), eq(manifests.digest, tags.digest)))
-    .where(and(...where))
-    .orderBy(asc(tags.tag))
-    .limit(limit);
+/** A tag with what it points at, as the tag list shows it. */
+export interface TagTarget {
+  name: string;
+  digest: string;
+  address: string | null;
+  mediaType: string | null;
+  artifactType: string | null;
+  /** The manifest's bytes plus those of the blobs it references directly (layers, config, files). */
+  size: number | null;
+  createdAt: Date | null;
+  native: boolean;
+}
+
+/**
+ * A page of a repository's tags in byte order after `after`, with their manifests. The page is chosen
+ * first (the tags primary key), then the blob sizes are summed for those rows only, so a page costs
+ * the same at 100 tags as at 100,000.
+ */
+export async function tagTargetPage(
+  db: Database,
+  repository: string,
+  after: string | undefined,
+  limit: number,
+): Promise<TagTarget[]> {
+  const rows = await db.execute<{
+    name: string;
+    digest: string;
+    address: string | null;
+    media_type: string | null;
+    artifact_type: string | null;
+    size: string | null;
+    stored_at: string | null;
+    native: boolean | null;
+  }>(sql`
+    with page as (
+      select ${tags.tag} as name, ${tags.digest} as digest from ${tags}
+      where ${tags.repository} = ${repository} ${after === undefined ? sql`` : sql`and ${tags.tag} > ${after}`}
+      order by ${tags.tag} limit ${limit}
+    )
+    select p.name, p.digest, m.address, m.media_type, m.artifact_type, m.stored_at,
+           m.package_sha256 is not null as native,
+           m.size + coalesce((
+             select sum(b.size) from ${manifestReferences} r join ${blobs} b on b.sha256 = r.target
+             where r.repository = ${repository} and r.digest = p.digest and r.kind = 'blob'
+           ), 0) as size
+    from page p
+    left join ${manifests} m on m.repository = ${repository} and m.digest = p.digest
+    order by p.name`);
+  return [...rows].map((r) => ({
+    name: r.name,
+    digest: r.digest,
+    address: r.address,
+    mediaType: r.media_type,
+    artifactType: r.artifact_type,
+    size: r.size === null ? null : Number(r.size),
+    createdAt: r.stored_at === null ? null : new Date(r.stored_at),
+    native: r.native === true,
+  }));
 }

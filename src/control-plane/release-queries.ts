@@ -1,5 +1,5 @@
 // Applications and their releases as the views hold them.
-import { and, desc, eq, lt, max } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, max } from 'drizzle-orm';
 import type { Database } from './db.js';
 import { apps, releases } from './schema.js';
 
@@ -44,5 +44,15 @@ export function releasePage(
     .from(releases)
     .where(and(eq(releases.app, app), before === undefined ? undefined : lt(releases.number, before)))
     .orderBy(desc(releases.number))
+    .limit(limit);
+}
+
+/** Applications in byte order after `after`. */
+export function appPage(db: Database, after: string | undefined, limit: number): Promise<AppRow[]> {
+  return db
+    .select()
+    .from(apps)
+    .where(after === undefined ? undefined : gt(apps.name, after))
+    .orderBy(asc(apps.name))
     .limit(limit);
 }

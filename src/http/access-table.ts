@@ -72,6 +72,7 @@ const NATIVE: NativeRule[] = [
   [/.*/, /^\/tokens(\/.*)?$/, authenticated],
   [/.*/, /^\/holds(\/.*)?$/, () => ({ kind: 'admin', action: 'holds' })],
   [/.*/, /^\/gc$/, () => ({ kind: 'admin', action: 'gc' })],
+  ['GET', /^\/events\/verify$/, () => ({ kind: 'admin', action: 'events' })],
   [/.*/, /^\/retention-policies(\/[^/]+)?$/, () => ({ kind: 'admin', action: 'retention' })],
   [/^(POST|PUT)$/, /^\/apps\/[^/]+\/(releases|current)$/, () => ({ kind: 'admin', action: 'releases' })],
 ];

@@ -4,7 +4,7 @@
 // and sees nothing twice, across reconnects and server restarts.
 import { currentCaller } from '../auth/actor.js';
 import type { RepositoryFilter } from '../auth/policy.js';
-import { GENESIS_HASH, logHead } from '../control-plane/event-log.js';
+import { GENESIS_HASH, logHead, verifyEventChain } from '../control-plane/event-log.js';
 import { type EventRow, eventPage, eventTypes } from '../control-plane/queries.js';
 import type { RegistryContext } from './context.js';
 
@@ -69,6 +69,13 @@ export async function readEventPage(
   });
   const events = rows.map(toFeedEvent);
   return { events, nextAfter: events.at(-1)?.seq ?? after };
+}
+
+/** The hash chain of the whole log, checked in one snapshot (admin `events` at the API). */
+export async function verifyChain(ctx: RegistryContext) {
+  const started = performance.now();
+  const result = await verifyEventChain(ctx.db);
+  return { ...result, ms: Math.round(performance.now() - started) };
 }
 
 export function eventLogHead(ctx: RegistryContext): Promise<{ seq: number; hash: string }> {

@@ -7,6 +7,7 @@ import { currentCaller } from '../auth/actor.js';
 import { findManifest } from '../control-plane/queries.js';
 import {
   type AppRow,
+  appPage,
   findApp,
   findRelease,
   lastReleaseNumber,
@@ -154,6 +155,19 @@ export async function getApp(ctx: RegistryContext, app: string): Promise<AppRow>
   const found = await findApp(ctx.db, requireAppName(app));
   if (!found) throw appUnknown(app);
   return found;
+}
+
+/** A page of applications in name order, and the name the next page starts after. */
+export async function listApps(
+  ctx: RegistryContext,
+  after: string | undefined,
+  limit: number,
+): Promise<{ apps: AppRow[]; next?: string }> {
+  if (after !== undefined) requireAppName(after);
+  const rows = await appPage(ctx.db, after, limit + 1);
+  const page = rows.slice(0, limit);
+  const next = rows.length > limit ? page.at(-1)?.name : undefined;
+  return { apps: page, ...(next !== undefined ? { next } : {}) };
 }
 
 /** A release is the caller's to see when it may pull the released image (else it does not exist). */

@@ -53,12 +53,14 @@ const ENDPOINTS = [
   'post /apps/{app}/releases',
   'get /apps/{app}/releases',
   'get /apps/{app}/releases/{number}',
+  'get /apps',
   'get /apps/{app}',
   'put /apps/{app}/current',
   'get /schemas/{variant}',
   'put /schemas/{variant}',
   'get /events',
   'get /events/head',
+  'get /events/verify',
   'get /events/stream',
 ];
 

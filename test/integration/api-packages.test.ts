@@ -298,6 +298,15 @@ describe('native packages', () => {
     ]);
     const badCursor = await r.fetch('/api/v1/repositories/pkg/list/packages?cursor=zzz');
     expect(badCursor.status).toBe(400);
+    // One package by any of its references: its address, or the digest of its projection.
+    for (const ref of [addresses[4], subject]) {
+      const one = (await (await r.fetch(`/api/v1/repositories/pkg/list/packages?ref=${ref}`)).json()) as {
+        packages: { address: string }[];
+      };
+      expect(one.packages.map((p) => p.address)).toEqual([ref === subject ? addresses[0] : ref]);
+    }
+    const unknown = await r.fetch(`/api/v1/repositories/pkg/list/packages?ref=blake3:${'0'.repeat(64)}`);
+    expect(unknown.status).toBe(404);
   });
 
   it('answers bad references and names in the native error shape', async () => {

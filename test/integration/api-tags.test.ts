@@ -1,5 +1,5 @@
 // Tags with a ref policy and immutable tags, seen from both APIs; repositories with counts and sizes.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, putJson, storeFile } from '../helpers/native.js';
 import { errorCode, pushImage, startTestRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -66,7 +66,9 @@ describe('tags', () => {
     const list = (await (await r.fetch('/api/v1/repositories/tags/policy/tags')).json()) as {
       tags: unknown[];
     };
-    expect(list.tags).toEqual([{ name: 'latest', digest: b.digest, address: b.address }]);
+    expect(list.tags).toEqual([
+      expect.objectContaining({ name: 'latest', digest: b.digest, address: b.address }),
+    ]);
     expect((await r.fetch('/api/v1/repositories/tags/policy/tags/latest', { method: 'DELETE' })).status).toBe(
       204,
     );
@@ -161,5 +163,49 @@ describe('repositories', () => {
     expect(names).toEqual(expect.arrayContaining(['repos/a/b/c', 'repos/z']));
     expect((await r.fetch('/api/v1/repositories/repos/none')).status).toBe(404);
     expect((await r.fetch('/api/v1/repositories?limit=0')).status).toBe(400);
+    // A search by a part of the name, with the same pages.
+    const found = (await (await r.fetch('/api/v1/repositories?q=a%2Fb')).json()) as {
+      repositories: { name: string }[];
+    };
+    expect(found.repositories.map((p) => p.name)).toEqual(['repos/a/b/c']);
+    const none = (await (await r.fetch('/api/v1/repositories?q=no-such-name')).json()) as {
+      repositories: [];
+    };
+    expect(none.repositories).toEqual([]);
+  });
+});
+
+describe('the tag list', () => {
+  it('says what each tag points at: kind, media and artifact type, size with its blobs, creation time', async () => {
+    const layer = randomBytes(1000);
+    const config = '{}';
+    const image = await pushImage(r, 'kinds/x', 'image', [layer], {
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: `sha256:${createHash('sha256').update(config).digest('hex')}`,
+        size: 2,
+      },
+    });
+    const artifact = await pushImage(r, 'kinds/x', 'artifact', [], {
+      artifactType: 'application/vnd.example.sbom',
+    });
+    const [pkg] = await twoPackages('kinds/x');
+    expect((await putTag('kinds/x', 'native', pkg.address as string)).status).toBe(201);
+    const res = await r.fetch('/api/v1/repositories/kinds/x/tags');
+    const { tags } = (await res.json()) as { tags: Record<string, unknown>[] };
+    const byName = Object.fromEntries(tags.map((t) => [t.name, t]));
+    expect(byName.image).toMatchObject({
+      digest: image.digest,
+      kind: 'image',
+      media_type: 'application/vnd.oci.image.manifest.v1+json',
+      size: image.bytes.length + layer.length + 2,
+    });
+    expect(byName.artifact).toMatchObject({
+      digest: artifact.digest,
+      kind: 'artifact',
+      artifact_type: 'application/vnd.example.sbom',
+    });
+    expect(byName.native).toMatchObject({ kind: 'native', address: pkg.address });
+    for (const t of tags) expect(Date.parse(t.created_at as string)).toBeGreaterThan(Date.now() - 600_000);
   });
 });

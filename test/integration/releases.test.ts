@@ -95,6 +95,12 @@ describe('releases', () => {
     expect(back.status).toBe(200);
     expect((await json<{ current: ReleaseJson }>(back)).current.number).toBe(1);
     expect((await putJson(r, '/api/v1/apps/shop/current', { release: 9 })).status).toBe(404);
+    // The list of applications, each with its current release.
+    const apps = await json<{ apps: { name: string; current: ReleaseJson | null }[] }>(
+      await r.fetch('/api/v1/apps'),
+    );
+    expect(apps.apps.find((a) => a.name === 'shop')?.current?.number).toBe(1);
+    expect((await r.fetch('/api/v1/apps?cursor=Not_An_App')).status).toBe(400);
 
     const events = await json<{ events: { type: string; payload: Record<string, unknown> }[] }>(
       await r.fetch('/api/v1/events?type=release.*'),

@@ -169,6 +169,10 @@ const listRoute = createRoute({
       artifact_type: noNul(z.string().max(255)).optional(),
       schema: noNul(z.string().max(128)).optional().openapi({ description: 'metadata schema variant' }),
       subject: AnyDigest.optional().openapi({ description: 'only referrers of this package or manifest' }),
+      ref: noNul(z.string().max(200)).optional().openapi({
+        description: 'only this package: a tag, a manifest digest or a package address (404 when unknown)',
+        example: 'v1.0.0',
+      }),
       created_after: z.iso.datetime({ offset: true }).optional(),
       created_before: z.iso.datetime({ offset: true }).optional(),
       ...PageQuery,
@@ -276,6 +280,7 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
     }
     if (query.subject)
       filter.subject = (await resolvePackage(ctx, requireValidName(repo), query.subject)).digest;
+    if (query.ref) filter.digest = (await resolvePackage(ctx, requireValidName(repo), query.ref)).digest;
     // A `next` is a sequence number in decimal: nothing else reads as one (not "", "1e3" or "0x1").
     if (query.cursor !== undefined && !CURSOR.test(query.cursor)) {
       throw new DomainError('pagination-invalid', 'cursor must be the `next` of a previous page', {});

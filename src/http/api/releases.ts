@@ -10,6 +10,7 @@ import {
   currentRelease,
   getApp,
   getRelease,
+  listApps,
   listReleases,
   platformDocument,
   setCurrentRelease,
@@ -138,6 +139,36 @@ const getDef = createRoute({
   },
 });
 
+const appsDef = createRoute({
+  method: 'get',
+  path: '/apps',
+  operationId: 'listApps',
+  summary: 'Applications in name order, each with its current release',
+  tags: TAG,
+  request: {
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'default 100' }),
+      cursor: z
+        .string()
+        .max(128)
+        .regex(APP_NAME)
+        .optional()
+        .openapi({ description: 'the `next` of the previous page', pattern: APP_NAME.source }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'a page of applications',
+      content: {
+        'application/json': {
+          schema: z.object({ apps: z.array(AppInfo), next: z.string().optional() }).openapi('AppPage'),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403),
+  },
+});
+
 const appDef = createRoute({
   method: 'get',
   path: '/apps/{app}',
@@ -210,6 +241,13 @@ export const releasesRoutes: RouteModule = (api, ctx) => {
     return c.json({ ...releaseJson(release), platform_manifest: document }, 200);
   });
 
+  api.openapi(appsDef, async (c) => {
+    const { limit = 100, cursor } = c.req.valid('query');
+    const { apps, next } = await listApps(ctx, cursor, limit);
+    const page = await Promise.all(apps.map((app) => appJson(ctx, app)));
+    return c.json(next ? { apps: page, next } : { apps: page }, 200);
+  });
+
   api.openapi(appDef, async (c) =>
     c.json(await appJson(ctx, await getApp(ctx, c.req.valid('param').app)), 200),
   );
@@ -220,5 +258,5 @@ export const releasesRoutes: RouteModule = (api, ctx) => {
     return c.json(await appJson(ctx, app), 200);
   });
 
-  refuseOtherMethods(api, [createDef, listDef, getDef, appDef, currentDef]);
+  refuseOtherMethods(api, [createDef, listDef, getDef, appsDef, appDef, currentDef]);
 };

@@ -4,6 +4,7 @@ import { currentCaller } from '../../auth/actor.js';
 import {
   type RepositorySummary,
   repositorySummaries,
+  type TagTarget,
   tagTargetPage,
 } from '../../control-plane/package-queries.js';
 import { DomainError } from '../../errors.js';
@@ -12,7 +13,7 @@ import { resolvePackage } from '../../registry/package-views.js';
 import { deleteTag, pointTag, setImmutableTags } from '../../registry/tags.js';
 import type { RouteModule } from './app.js';
 import { refuseOtherMethods } from './methods.js';
-import { AnyDigest, errorResponses, PageQuery, RepositoryParam, TagParam } from './schemas.js';
+import { AnyDigest, errorResponses, noNul, PageQuery, RepositoryParam, TagParam } from './schemas.js';
 
 const TAG = ['repositories'];
 
@@ -31,13 +32,30 @@ const Tag = z
   .object({ name: z.string(), digest: z.string(), address: z.string().nullable().optional() })
   .openapi('Tag');
 
+const TagEntry = Tag.extend({
+  kind: z
+    .enum(['image', 'index', 'artifact', 'native'])
+    .openapi({ description: 'an OCI image, an OCI index, another OCI artifact, or a native package' }),
+  media_type: z.string(),
+  artifact_type: z.string().nullable(),
+  size: z.number().int().openapi({ description: 'the manifest plus the blobs it references directly' }),
+  created_at: z.string().nullable(),
+}).openapi('TagEntry');
+
 const listRepositories = createRoute({
   method: 'get',
   path: '/repositories',
   operationId: 'listRepositories',
   summary: 'List repositories in byte order, with counts and sizes',
   tags: TAG,
-  request: { query: z.object(PageQuery) },
+  request: {
+    query: z.object({
+      ...PageQuery,
+      q: noNul(z.string().min(1).max(255))
+        .optional()
+        .openapi({ description: 'only repositories whose name contains this text' }),
+    }),
+  },
   responses: {
     200: {
       description: 'a page of repositories',
@@ -97,7 +115,7 @@ const listTags = createRoute({
       description: 'a page of tags',
       content: {
         'application/json': {
-          schema: z.object({ tags: z.array(Tag), next: z.string().optional() }).openapi('TagPage'),
+          schema: z.object({ tags: z.array(TagEntry), next: z.string().optional() }).openapi('TagPage'),
         },
       },
     },
@@ -170,13 +188,14 @@ const deleteTagRoute = createRoute({
 
 export const repositoriesRoutes: RouteModule = (api, ctx) => {
   api.openapi(listRepositories, async (c) => {
-    const { limit = 100, cursor } = c.req.valid('query');
+    const { limit = 100, cursor, q } = c.req.valid('query');
     const rows = await repositorySummaries(
       ctx.db,
       cursor,
       limit + 1,
       undefined,
       currentCaller().access.pullable(),
+      q,
     );
     const page = rows.slice(0, limit).map(repositoryJson);
     const next = rows.length > limit ? page.at(-1)?.name : undefined;
@@ -201,7 +220,7 @@ export const repositoriesRoutes: RouteModule = (api, ctx) => {
     const { repo } = c.req.valid('param');
     const { limit = 100, cursor } = c.req.valid('query');
     const rows = await tagTargetPage(ctx.db, requireValidName(repo), cursor, limit + 1);
-    const page = rows.slice(0, limit);
+    const page = rows.slice(0, limit).map(tagJson);
     const next = rows.length > limit ? page.at(-1)?.name : undefined;
     return c.json(next ? { tags: page, next } : { tags: page }, 200);
   });
@@ -239,6 +258,36 @@ export const repositoriesRoutes: RouteModule = (api, ctx) => {
     deleteTagRoute,
   ]);
 };
+
+const INDEX_TYPES = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+const IMAGE_CONFIG_TYPES = new Set([
+  'application/vnd.oci.image.config.v1+json',
+  'application/vnd.docker.container.image.v1+json',
+]);
+
+function tagJson(row: TagTarget) {
+  const mediaType = row.mediaType ?? '';
+  const kind = row.native
+    ? 'native'
+    : INDEX_TYPES.has(mediaType)
+      ? 'index'
+      : row.artifactType === null || IMAGE_CONFIG_TYPES.has(row.artifactType)
+        ? 'image'
+        : 'artifact';
+  return {
+    name: row.name,
+    digest: row.digest,
+    address: row.address,
+    kind,
+    media_type: mediaType,
+    artifact_type: row.artifactType,
+    size: row.size ?? 0,
+    created_at: row.createdAt?.toISOString() ?? null,
+  } as const;
+}
 
 function repositoryJson(row: RepositorySummary) {
   return {

@@ -64,6 +64,17 @@ export const NATIVE_REGISTRY_ROWS: Row[] = [
     request: () => get('/api/v1/events/head'),
   },
   {
+    // The whole chain in one snapshot: an admin `events` action (it reads every event).
+    name: 'GET /events/verify',
+    op: 'get /events/verify',
+    api: 'native',
+    need: { kind: 'admin' },
+    ok: 200,
+    request: () => get('/api/v1/events/verify'),
+    check: (_col, text) =>
+      (JSON.parse(text) as { intact: boolean }).intact ? undefined : 'chain not intact',
+  },
+  {
     name: 'GET /events/stream',
     op: 'get /events/stream',
     api: 'native',

@@ -68,6 +68,25 @@ export const NATIVE_RELEASE_ROWS: Row[] = [
     after: unseen,
   },
   {
+    // Every application is listed; its current release only to whom may pull the image.
+    name: 'GET /apps',
+    op: 'get /apps',
+    api: 'native',
+    need: { kind: 'known' },
+    ok: 200,
+    scopes: imageScopes,
+    prepare: appWithRelease,
+    request: () => get('/api/v1/apps'),
+    check: (col, text, _res, scopes) => {
+      const app = (JSON.parse(text) as { apps: { name: string; current: unknown }[] }).apps.find(
+        (a) => a.name === 'matrix-app',
+      );
+      if (!app) return 'matrix-app not listed';
+      const current = app.current !== null;
+      return current === canPull(col, 'r/app', scopes) ? undefined : `sees the current release: ${current}`;
+    },
+  },
+  {
     name: 'GET /apps/{app}',
     op: 'get /apps/{app}',
     api: 'native',
