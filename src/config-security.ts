@@ -40,6 +40,8 @@ export interface SecurityConfig {
   rateLimit: RateLimit;
   /** Failed credential checks per minute per client address before 429; 0: no limit. */
   authFailureLimit: number;
+  /** The web UI's session key file (shared by nodes); undefined: one made in the data directory. */
+  uiSessionKeyFile?: string;
 }
 
 type Check = <T>(read: () => T, fallback: T) => T;
@@ -58,6 +60,7 @@ export function securitySettings(env: NodeJS.ProcessEnv, check: Check): Security
       burst: check(() => bounded(env, 'RATE_LIMIT_BURST', 1000, 1), 1000),
     },
     authFailureLimit: check(() => bounded(env, 'AUTH_FAILURE_LIMIT', 30, 0), 30),
+    uiSessionKeyFile: check(() => optionalFile(env, 'UI_SESSION_KEY_FILE'), undefined),
   };
 }
 

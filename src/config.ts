@@ -112,6 +112,7 @@ export const SETTINGS = [
   'RATE_LIMIT',
   'RATE_LIMIT_BURST',
   'AUTH_FAILURE_LIMIT',
+  'UI_SESSION_KEY_FILE',
   ...LIFECYCLE_SETTINGS,
 ] as const;
 
@@ -161,6 +162,8 @@ ${LIFECYCLE_HELP}
   AUTH_CONFIG               YAML file of identities, credentials and access policy (reloaded on
                             SIGHUP); unset: no authentication, anyone who can reach the port can
                             push, overwrite and delete
+  UI_SESSION_KEY_FILE       the web UI's session key (32+ random bytes, base64); nodes behind one
+                            address must share one (default: made in DATA_DIR/ui-session.key)
   TLS_CERT                  PEM certificate (leaf first, then intermediates) to serve HTTPS with,
                             together with TLS_KEY; both are read again on SIGHUP (default: HTTP)
   TLS_KEY                   PEM private key of TLS_CERT

@@ -37,6 +37,7 @@ import { ReadCache } from './registry/read-cache.js';
 import { startRestoreTracker } from './registry/restores.js';
 import { startUploadSweeper, sweepUploads } from './registry/upload-expiry.js';
 import type { OpenedAuth } from './server-auth.js';
+import { SessionKeys } from './ui/session.js';
 
 export interface OpenedRegistry {
   ctx: RegistryContext;
@@ -216,7 +217,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     throw error;
   }
   let auth: OpenedAuth | undefined;
+  let uiKeys: SessionKeys;
   try {
+    uiKeys = await SessionKeys.load(
+      config.uiSessionKeyFile ?? join(config.dataDir, 'ui-session.key'),
+      config.uiSessionKeyFile === undefined,
+    );
     // jose and bcrypt are loaded only when authentication is configured.
     auth = config.authConfig
       ? await (await import('./server-auth.js')).openAuth(config, registry.ctx)
@@ -238,7 +244,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   );
   const stopTracker = startRestoreTracker(registry.ctx, config.restoreCheckMs, loggingReporter(logger).error);
   const stopGc = startGcSchedule(registry.ctx, config.gcIntervalMs, loggingReporter(logger).error);
-  ready(createApp(registry.ctx, { logger, auth: auth?.gate }).fetch as Fetch);
+  ready(createApp(registry.ctx, { logger, auth: auth?.gate, uiKeys }).fetch as Fetch);
   const port = (server.address() as AddressInfo).port;
   if (!config.authConfig && !isLoopback(address)) {
     log(

@@ -11,8 +11,11 @@ export interface Actor {
   kind: 'user' | 'api-token' | 'external' | 'anonymous' | 'system';
   /** The user or subject; absent for anonymous and system. */
   name?: string;
-  /** How it authenticated: `basic`, `bearer` (a token from /auth/token or an issuer), `api-token`. */
-  via?: 'basic' | 'bearer' | 'api-token';
+  /**
+   * How it authenticated: `basic`, `bearer` (a token from /auth/token or an issuer), `api-token`, or
+   * `session` (the web UI's session cookie, after a login with a password or an API token).
+   */
+  via?: 'basic' | 'bearer' | 'api-token' | 'session';
   /** The API token's id, when one was used (directly or behind a bearer token). */
   token?: string;
 }

@@ -116,6 +116,21 @@ export class Authenticator {
     return { ok: false, reason: 'bad-credentials', message: 'wrong user name or password' };
   }
 
+  /**
+   * The principal a web UI session stands for, checked as any credential would be, now: the user must
+   * still be in the htpasswd file, the API token still valid. `undefined` when it no longer holds.
+   */
+  async sessionPrincipal(kind: 'user' | 'api-token', name: string): Promise<Principal | undefined> {
+    if (kind === 'api-token') {
+      const result = this.tokenPrincipal(await this.tokens.byId(name), 'session', []);
+      return result.ok ? result.principal : undefined;
+    }
+    await this.refresh();
+    if (!this.htpasswd?.has(name)) return undefined;
+    const principal = userPrincipal(name, 'basic');
+    return { ...principal, actor: { ...principal.actor, via: 'session' } };
+  }
+
   private async apiToken(secret: string, via: 'api-token' | 'bearer' = 'api-token', limits: Grant[][] = []) {
     const record = await this.tokens.bySecretSha256(apiTokenSha256(secret));
     return this.tokenPrincipal(record, via, limits);
@@ -123,7 +138,7 @@ export class Authenticator {
 
   private tokenPrincipal(
     record: ApiTokenRecord | undefined,
-    via: 'api-token' | 'bearer',
+    via: 'api-token' | 'bearer' | 'session',
     limits: Grant[][],
   ): Authenticated {
     if (!record || record.revokedAt)

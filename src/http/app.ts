@@ -12,6 +12,8 @@ import { Metrics } from '../observability/metrics.js';
 import { metricsSources } from '../observability/probes.js';
 import { requireValidName } from '../oci/names.js';
 import type { RegistryContext } from '../registry/context.js';
+import { uiRoutes } from '../ui/routes.js';
+import { SessionKeys } from '../ui/session.js';
 import { apiErrorResponse } from './api/errors.js';
 import { API_BASE, routingPath } from './api/paths.js';
 import type { AuthGate } from './auth-gate.js';
@@ -38,6 +40,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Authentication and authorization (ADR-0010); without it every caller may do everything. */
   auth?: AuthGate;
+  /** The web UI's session key (defaults to one for this process only). */
+  uiKeys?: SessionKeys;
 }
 
 const UNAUTHENTICATED: Caller = { actor: { kind: 'anonymous' }, access: OPEN_ACCESS };
@@ -86,6 +90,11 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
     app.use('*', (_c, next) => withCaller(UNAUTHENTICATED, next));
   }
   opsRoutes(app, ctx, metrics);
+  uiRoutes(app, {
+    keys: options.uiKeys ?? SessionKeys.ephemeral(),
+    ...(options.auth ? { gate: options.auth } : {}),
+    fetch: (request, env) => app.fetch(request, env),
+  });
   app.all('/v2/*', (c) => dispatchV2(ctx, c));
   app.all('/v2', (c) => dispatchV2(ctx, c));
   app.all(`${API_BASE}/*`, nativeApi(ctx, reporter));

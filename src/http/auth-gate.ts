@@ -6,7 +6,8 @@
 import type { MiddlewareHandler } from 'hono';
 import { accessOf } from '../auth/access.js';
 import { withCaller } from '../auth/actor.js';
-import type { Authenticator } from '../auth/authenticator.js';
+import type { Authenticated, Authenticator } from '../auth/authenticator.js';
+import type { Principal } from '../auth/principal.js';
 import { FailureLimiter, RateLimiter } from '../auth/rate-limit.js';
 import { judge, type Verdict } from '../auth/requirements.js';
 import { formatScope, type ResourceAccess } from '../auth/scopes.js';
@@ -27,6 +28,9 @@ export interface AuthGateOptions {
 const PUBLIC = new Set(['/healthz', '/readyz', '/metrics', '/auth/jwks.json', `${API_BASE}/openapi.json`]);
 
 export const TOKEN_PATH = '/auth/token';
+
+/** The web UI's paths (ui/routes.tsx). */
+export const isUiPath = (path: string) => path === '/ui' || path.startsWith('/ui/');
 
 export class AuthGate {
   private readonly limiter: RateLimiter;
@@ -68,32 +72,65 @@ export class AuthGate {
     return header;
   }
 
+  /** A login (the web UI's form): the password check, counted against the address's failure limit. */
+  async login(
+    c: Parameters<MiddlewareHandler<Env>>[0],
+    user: string,
+    password: string,
+  ): Promise<Authenticated> {
+    const address = this.clientAddress(c);
+    const blocked = this.failures.blocked(address);
+    if (blocked > 0) {
+      throw new AccessError('rate-limited', 'too many failed logins from this address; retry later', {
+        retryAfterSeconds: blocked,
+      });
+    }
+    const result = await this.authenticator.password(user, password);
+    if (!result.ok) this.failures.record(address);
+    return result;
+  }
+
+  private clientAddress(c: Parameters<MiddlewareHandler<Env>>[0]): string {
+    const socket = c.env?.incoming?.socket;
+    return this.options.trust.clientAddress(c.req.raw.headers, { address: socket?.remoteAddress });
+  }
+
   middleware(): MiddlewareHandler<Env> {
     return async (c, next) => {
       const path = c.req.path;
-      if (PUBLIC.has(path)) return next();
+      // The UI authenticates its pages by its session (ui/session.ts) and calls the APIs in-process
+      // as that session's principal, which is judged below like any other.
+      if (PUBLIC.has(path) || isUiPath(path)) return next();
       const auth = this.authenticator;
-      const socket = c.env?.incoming?.socket;
-      const address = this.options.trust.clientAddress(c.req.raw.headers, { address: socket?.remoteAddress });
-      const blocked = this.failures.blocked(address);
-      if (blocked > 0) {
-        throw new AccessError('rate-limited', 'too many failed logins from this address; retry later', {
-          retryAfterSeconds: blocked,
-        });
-      }
-      const header = c.req.header('authorization');
-      const result = await auth.authenticate(header);
-      if (!result.ok) {
-        this.failures.record(address);
-        const bearer = /^bearer\s/i.test(header ?? '');
-        throw new AccessError('unauthenticated', result.message, {
-          challenge: this.challenge(c, [], bearer ? 'invalid_token' : undefined),
-        });
-      }
-      const principal = result.principal;
-      const wait = this.limiter.take(principal.kind === 'anonymous' ? `anonymous:${address}` : principal.key);
-      if (wait > 0) {
-        throw new AccessError('rate-limited', 'too many requests; retry later', { retryAfterSeconds: wait });
+      const internal = c.env?.uiPrincipal;
+      let principal: Principal;
+      if (internal) principal = internal;
+      else {
+        const address = this.clientAddress(c);
+        const blocked = this.failures.blocked(address);
+        if (blocked > 0) {
+          throw new AccessError('rate-limited', 'too many failed logins from this address; retry later', {
+            retryAfterSeconds: blocked,
+          });
+        }
+        const header = c.req.header('authorization');
+        const result = await auth.authenticate(header);
+        if (!result.ok) {
+          this.failures.record(address);
+          const bearer = /^bearer\s/i.test(header ?? '');
+          throw new AccessError('unauthenticated', result.message, {
+            challenge: this.challenge(c, [], bearer ? 'invalid_token' : undefined),
+          });
+        }
+        principal = result.principal;
+        const wait = this.limiter.take(
+          principal.kind === 'anonymous' ? `anonymous:${address}` : principal.key,
+        );
+        if (wait > 0) {
+          throw new AccessError('rate-limited', 'too many requests; retry later', {
+            retryAfterSeconds: wait,
+          });
+        }
       }
       c.set('principal', principal);
       if (path !== TOKEN_PATH) {

@@ -11,6 +11,11 @@ export type Env = {
     outgoing?: import('node:http').ServerResponse;
     /** Set by the native API (a Hono app of its own, see native-api.ts): the route that answered. */
     nativeRoute?: string;
+    /**
+     * Set only by the web UI when it calls the APIs in-process (ui/api-client.ts): the principal of
+     * its session, judged by the auth gate as a credential would be. No network request can set it.
+     */
+    uiPrincipal?: import('../auth/principal.js').Principal;
   };
   Variables: {
     /** The /v2/ endpoint kind the dispatcher parsed (the metrics' route label reads it). */

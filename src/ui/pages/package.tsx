@@ -1,0 +1,344 @@
+// One manifest or native package: its files or layers with both digests and their storage tier, its
+// annotations, its typed metadata read against the registered schema, its subject and the referrers
+// that point at it as a tree (signatures, SBOMs, attestations, grouped by artifact type), and the
+// commands that pull it.
+import { apiPath } from '../api-client.js';
+import { bytes, pullCommands, short, time } from '../format.js';
+import { ActionForm, CopyLine, Notice } from '../layout.js';
+import { type PageResult, type Ui, UiNotFound, uiForm } from '../routes.js';
+import type { BlobInfoJson, PackageJson } from '../types.js';
+
+/** Referrers are followed this deep (a signature of an SBOM of an image is depth 2). */
+const TREE_DEPTH = 3;
+/** Files whose tier is looked up, one call each. */
+const TIER_LOOKUPS = 50;
+
+export async function packagePage(ui: Ui, repository: string, ref: string): Promise<PageResult> {
+  const pkg = await onePackage(ui, repository, ref);
+  const [schema, tiers, referrers] = await Promise.all([
+    pkg.schema
+      ? ui.api.get<Record<string, unknown>>(apiPath(['schemas', pkg.schema])).catch(() => undefined)
+      : undefined,
+    Promise.all(
+      pkg.files
+        .slice(0, TIER_LOOKUPS)
+        .map((f) => ui.api.get<BlobInfoJson>(apiPath(['blobs', f.sha256, 'info'])).catch(() => undefined)),
+    ),
+    referrerTree(ui, repository, pkg.digest, TREE_DEPTH),
+  ]);
+  const url = new URL(ui.origin);
+  const tag = pkg.tags[0];
+  const commands = pullCommands({
+    host: url.host,
+    origin: ui.origin,
+    repository,
+    digest: pkg.digest,
+    address: pkg.address,
+    ...(tag ? { tag } : {}),
+    plainHttp: url.protocol === 'http:',
+  });
+  const title = `${repository}${/^(sha256|blake3):/.test(ref) ? `@${short(ref)}` : `:${ref}`}`;
+  const repoUrl = `/ui/repo/${repository}`;
+  return {
+    title,
+    section: '/ui/repositories',
+    body: (
+      <>
+        <p class="muted">
+          <a href="/ui/repositories">Repositories</a> / <a href={repoUrl}>{repository}</a> /
+        </p>
+        <h1>{title}</h1>
+        <dl class="facts">
+          <dt>Kind</dt>
+          <dd>{pkg.kind === 'native' ? 'native package' : 'OCI manifest'}</dd>
+          <dt>Manifest digest (sha256)</dt>
+          <dd class="mono" data-testid="digest">
+            {pkg.digest}
+          </dd>
+          <dt>Package address (blake3)</dt>
+          <dd class="mono" data-testid="address">
+            {pkg.address ?? '—'}
+          </dd>
+          <dt>Media type</dt>
+          <dd class="mono">{pkg.media_type}</dd>
+          <dt>Artifact type</dt>
+          <dd class="mono">{pkg.artifact_type ?? '—'}</dd>
+          <dt>Tags</dt>
+          <dd>{pkg.tags.length === 0 ? 'none' : pkg.tags.join(', ')}</dd>
+          <dt>Created</dt>
+          <dd>{time(pkg.created_at)}</dd>
+          <dt>Subject</dt>
+          <dd>
+            {pkg.subject ? (
+              <a class="mono" href={`${repoUrl}/-/package/${pkg.subject}`}>
+                {pkg.subject}
+              </a>
+            ) : (
+              'none (it refers to nothing)'
+            )}
+          </dd>
+        </dl>
+
+        <h2>{pkg.kind === 'native' ? 'Files' : 'Layers and files'}</h2>
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Path</th>
+                <th scope="col" class="num">
+                  Size
+                </th>
+                <th scope="col">sha256</th>
+                <th scope="col">blake3</th>
+                <th scope="col">Storage tier</th>
+              </tr>
+            </thead>
+            <tbody>
+              {pkg.files.map((f, i) => {
+                const tier = tiers[i];
+                return (
+                  <tr>
+                    <td>
+                      {f.path ?? <span class="muted">(no path)</span>}
+                      <div class="muted mono">{f.media_type}</div>
+                    </td>
+                    <td class="num">{bytes(f.size)}</td>
+                    <td class="mono">{f.sha256}</td>
+                    <td class="mono">{f.blake3 ?? tier?.blake3 ?? '—'}</td>
+                    <td>{tier ? <TierCell ui={ui} tier={tier} repository={repository} ref={ref} /> : '—'}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+        {pkg.manifests && pkg.manifests.length > 0 && (
+          <>
+            <h2>Manifests of the index</h2>
+            <ul>
+              {pkg.manifests.map((m) => (
+                <li>
+                  <a class="mono" href={`${repoUrl}/-/package/${m.sha256}`}>
+                    {m.sha256}
+                  </a>{' '}
+                  <span class="muted">
+                    {m.media_type}, {bytes(m.size)}
+                  </span>
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+
+        <h2>Annotations</h2>
+        {Object.keys(pkg.annotations).length === 0 ? (
+          <p class="muted">None.</p>
+        ) : (
+          <dl class="facts">
+            {Object.entries(pkg.annotations).map(([k, v]) => (
+              <>
+                <dt class="mono">{k}</dt>
+                <dd>{v}</dd>
+              </>
+            ))}
+          </dl>
+        )}
+
+        <h2>Typed metadata</h2>
+        <Metadata schemaName={pkg.schema} schema={schema} metadata={pkg.metadata} />
+
+        <h2>Referrers</h2>
+        {referrers.length === 0 ? (
+          <p class="muted">Nothing refers to this manifest.</p>
+        ) : (
+          <Tree nodes={referrers} repoUrl={repoUrl} />
+        )}
+
+        <h2>Pull it</h2>
+        {commands.map((cmd, i) => (
+          <CopyLine id={`cmd-${i}`} text={cmd.command} label={`pull with ${cmd.client}`} />
+        ))}
+      </>
+    ),
+  };
+}
+
+async function onePackage(ui: Ui, repository: string, ref: string): Promise<PackageJson> {
+  const { packages } = await ui.api.get<{ packages: PackageJson[] }>(
+    apiPath(['repositories', repository, 'packages'], { ref, limit: 1 }),
+  );
+  const pkg = packages[0];
+  if (!pkg) throw new UiNotFound();
+  return pkg;
+}
+
+interface TreeNode {
+  artifactType: string;
+  items: { pkg: PackageJson; children: TreeNode[] }[];
+}
+
+/** The referrers of `digest`, grouped by artifact type, each with its own referrers, `depth` deep. */
+async function referrerTree(ui: Ui, repository: string, digest: string, depth: number): Promise<TreeNode[]> {
+  if (depth === 0) return [];
+  const { packages } = await ui.api.get<{ packages: PackageJson[] }>(
+    apiPath(['repositories', repository, 'packages'], { subject: digest, limit: 100 }),
+  );
+  const groups = new Map<string, TreeNode>();
+  for (const pkg of packages) {
+    const type = pkg.artifact_type ?? pkg.media_type;
+    let group = groups.get(type);
+    if (!group) {
+      group = { artifactType: type, items: [] };
+      groups.set(type, group);
+    }
+    group.items.push({ pkg, children: await referrerTree(ui, repository, pkg.digest, depth - 1) });
+  }
+  return [...groups.values()].sort((a, b) => a.artifactType.localeCompare(b.artifactType));
+}
+
+function Tree(props: { nodes: TreeNode[]; repoUrl: string }) {
+  return (
+    <ul class="tree" data-testid="referrers">
+      {props.nodes.map((group) => (
+        <li>
+          <strong>{describeType(group.artifactType)}</strong>{' '}
+          <span class="muted mono">{group.artifactType}</span>
+          <ul class="tree">
+            {group.items.map(({ pkg, children }) => (
+              <li>
+                <a class="mono" href={`${props.repoUrl}/-/package/${pkg.digest}`}>
+                  {short(pkg.digest, 16)}
+                </a>{' '}
+                <span class="muted">
+                  {time(pkg.created_at)}, {pkg.files.length} file{pkg.files.length === 1 ? '' : 's'}
+                </span>
+                {children.length > 0 && <Tree nodes={children} repoUrl={props.repoUrl} />}
+              </li>
+            ))}
+          </ul>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** What a referrer is, read from its artifact type. */
+function describeType(type: string): string {
+  if (/cosign|sigstore|signature|notary/i.test(type)) return 'Signature';
+  if (/spdx|cyclonedx|sbom|syft/i.test(type)) return 'SBOM';
+  if (/in-toto|attestation|provenance|slsa|vuln/i.test(type)) return 'Attestation';
+  return 'Artifact';
+}
+
+function Metadata(props: { schemaName?: string; schema?: Record<string, unknown>; metadata?: unknown }) {
+  const { schemaName, schema, metadata } = props;
+  if (metadata === undefined || metadata === null || typeof metadata !== 'object') {
+    return <p class="muted">None.</p>;
+  }
+  const values = { ...(metadata as Record<string, unknown>) };
+  delete values.schema;
+  const properties = (schema?.properties ?? {}) as Record<
+    string,
+    { type?: string; description?: string; enum?: unknown[] }
+  >;
+  const required = new Set((schema?.required as string[] | undefined) ?? []);
+  const names = [...new Set([...Object.keys(properties), ...Object.keys(values)])];
+  return (
+    <>
+      <p>
+        {schemaName ? (
+          <>
+            Validated against schema <a href={`/ui/schemas#schema-${schemaName}`}>{schemaName}</a> when it was
+            published.
+          </>
+        ) : (
+          'No schema.'
+        )}
+      </p>
+      <div class="scroll">
+        <table data-testid="metadata">
+          <thead>
+            <tr>
+              <th scope="col">Field</th>
+              <th scope="col">Value</th>
+              <th scope="col">Schema says</th>
+            </tr>
+          </thead>
+          <tbody>
+            {names.map((name) => {
+              const p = properties[name];
+              return (
+                <tr>
+                  <th scope="row" class="mono">
+                    {name}
+                  </th>
+                  <td class="mono">
+                    {name in values ? JSON.stringify(values[name]) : <span class="muted">(absent)</span>}
+                  </td>
+                  <td class="muted">
+                    {p
+                      ? [
+                          p.type ??
+                            (p.enum ? `one of ${p.enum.map((v) => JSON.stringify(v)).join(', ')}` : 'any'),
+                          required.has(name) ? 'required' : 'optional',
+                          p.description,
+                        ]
+                          .filter(Boolean)
+                          .join('; ')
+                      : 'not in the schema'}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function TierCell(props: { ui: Ui; tier: BlobInfoJson; repository: string; ref: string }) {
+  const { tier } = props;
+  const archived = tier.retrieval_tier === 'archive';
+  return (
+    <>
+      <span class={archived ? 'badge warn' : 'badge'}>{tier.retrieval_tier}</span>
+      {tier.restore_status !== 'none' && (
+        <div class="muted">
+          restore {tier.restore_status.replace('_', ' ')}
+          {tier.restore_expires_at ? ` until ${time(tier.restore_expires_at)}` : ''}
+        </div>
+      )}
+      {archived && !tier.readable && tier.restore_status === 'none' && (
+        <ActionForm action="/ui/restore" csrf={props.ui.user.csrf} label="restore">
+          <input type="hidden" name="digest" value={tier.sha256} />
+          <input type="hidden" name="repository" value={props.repository} />
+          <input type="hidden" name="ref" value={props.ref} />
+          <button type="submit">Restore</button>
+        </ActionForm>
+      )}
+    </>
+  );
+}
+
+/** POST /ui/restore: restore an archived blob (needs pull on a repository holding it), then show the package. */
+export async function restoreAction(ui: Ui): Promise<PageResult> {
+  const form = await uiForm(ui.c);
+  const digest = form.get('digest') ?? '';
+  const repository = form.get('repository') ?? '';
+  const ref = form.get('ref') ?? '';
+  if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new UiNotFound();
+  const answer = await ui.api.json<BlobInfoJson>('POST', apiPath(['blobs', digest, 'restore']));
+  const page = await packagePage(ui, repository, ref);
+  return {
+    ...page,
+    body: (
+      <>
+        <Notice kind="ok">
+          {`Restore of ${short(digest)}: ${answer.readable ? 'the bytes are readable now' : `status ${answer.restore_status}`}.`}
+        </Notice>
+        {page.body}
+      </>
+    ),
+  };
+}
