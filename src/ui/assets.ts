@@ -49,6 +49,8 @@ ul.tree{list-style:none;padding-left:1.25rem;margin:.25rem 0;border-left:1px sol
 ul.tree>li{margin:.35rem 0}
 .cmd{display:flex;gap:.5rem;align-items:center;margin:.35rem 0}
 .cmd code{flex:1;min-width:0;padding:.35rem .5rem;display:block}
+.log{max-height:70vh;overflow:auto;border:1px solid var(--line);border-radius:6px}
+.log thead th{position:sticky;top:0}
 #live-events tr.new{animation:fade 2s ease-out}
 @keyframes fade{from{background:var(--code)}to{background:transparent}}
 @media (prefers-reduced-motion:reduce){#live-events tr.new{animation:none}}
@@ -56,8 +58,9 @@ ul.tree>li{margin:.35rem 0}
 `;
 
 // Live events (SSE through /ui/events/stream, which resumes with Last-Event-ID and sends every event
-// as a plain message) and copy buttons. New
-// rows go at the top of a table whose width is fixed by its columns, so nothing above them moves.
+// as a plain message) and copy buttons. The log reads oldest to newest, as a terminal's tail does: a new
+// row goes at the end of a fixed-height scroll box whose columns are fixed, so nothing on the page moves
+// (no layout shift); the box follows the newest row while it is scrolled to the bottom.
 const JS = `
 (function(){
   document.addEventListener('click', function(e){
@@ -67,25 +70,27 @@ const JS = `
     navigator.clipboard.writeText(text).then(function(){ b.textContent = 'Copied'; setTimeout(function(){ b.textContent = 'Copy'; }, 1500); });
   });
   var body = document.getElementById('live-events');
-  if(!body || !window.EventSource) return;
+  if(!body || !body.getAttribute('data-stream') || !window.EventSource) return;
+  var box = body.closest('.log');
+  box.scrollTop = box.scrollHeight;
   var status = document.getElementById('live-status');
   var src = new EventSource(body.getAttribute('data-stream'));
-  src.onopen = function(){ status.textContent = 'Live: new events appear at the top.'; };
+  src.onopen = function(){ status.textContent = 'Live: new events appear at the end of the list.'; };
   src.onerror = function(){ status.textContent = 'Reconnecting…'; };
-  src.onmessage = add;
-  function add(m){
+  src.onmessage = function(m){
     var e = JSON.parse(m.data);
     if(document.getElementById('event-' + e.seq)) return;
+    var pinned = box.scrollHeight - box.scrollTop - box.clientHeight < 8;
     var tr = document.createElement('tr');
     tr.id = 'event-' + e.seq; tr.className = 'new';
     var actor = e.payload && e.payload.actor ? (e.payload.actor.name || e.payload.actor.kind) : '';
     [String(e.seq), e.type, e.repository || '—', actor, e.at.slice(0,10) + ' ' + e.at.slice(11,19) + ' UTC', e.hash.slice(0,16) + '…']
       .forEach(function(v, i){ var td = document.createElement('td'); if(i===0) td.className='num'; if(i===5){ var c=document.createElement('code'); c.textContent=v; td.appendChild(c);} else td.textContent = v; tr.appendChild(td); });
-    body.insertBefore(tr, body.firstChild);
+    body.appendChild(tr);
+    if(pinned) box.scrollTop = box.scrollHeight;
     var head = document.getElementById('chain-head');
     if(head){ head.querySelector('[data-seq]').textContent = e.seq; head.querySelector('[data-hash]').textContent = e.hash; }
-    while(body.children.length > 200) body.removeChild(body.lastChild);
-  }
+  };
 })();
 `;
 

@@ -260,12 +260,23 @@ describe('the web UI as an admin', () => {
     await page.goto(`${server.url}/ui/events`);
     await page.waitForSelector('#live-status:has-text("Live")');
     const before = await page.locator('#live-events tr').count();
+    // Layout shifts while events arrive (the Layout Instability API): there must be none.
+    await page.evaluate(`(() => {
+      window.shifts = [];
+      new PerformanceObserver((list) => { for (const e of list.getEntries()) window.shifts.push(e.value); })
+        .observe({ type: 'layout-shift' });
+    })()`);
     await writeFile(join(dir, 'live.txt'), 'pushed while the events page is open\n');
     await oras(['push', ...asAdmin, `${host}/shop/a:live`, 'live.txt'], { cwd: dir });
     const row = page.locator('#live-events tr.new', { hasText: 'tag.set' });
     await row.first().waitFor();
     expect(await row.first().textContent()).toContain('shop/a');
     expect(await page.locator('#live-events tr').count()).toBeGreaterThan(before);
+    // The new rows are the last ones, and the box follows them: they are in view.
+    expect(await page.locator('#live-events tr').last().textContent()).toMatch(/tag\.setshop\/a/);
+    await expect(page.locator('#live-events tr').last().isVisible()).resolves.toBe(true);
+    await page.waitForTimeout(100); // a frame for the observer to report
+    expect(await page.evaluate('window.shifts')).toEqual([]);
     await screenshot(page, 'events-live');
     await page.click('button:has-text("Verify chain")');
     expect(await page.textContent('[data-testid=verify-result]')).toMatch(

@@ -28,16 +28,17 @@ export async function eventsPage(ui: Ui, verified?: unknown): Promise<PageResult
   const before = Number(ui.c.req.query('before') ?? '') || undefined;
   const head = await ui.api.get<HeadJson>(apiPath(['events', 'head']));
   const end = Math.min(before ? before - 1 : head.seq, head.seq);
-  const after = Math.max(0, end - WINDOW);
+  // Unfiltered, the last events are exactly the SHOWN before `end`; filtered, they are looked for in
+  // the WINDOW before it.
+  const filtered = Object.keys(filters).length > 0;
+  const after = Math.max(0, end - (filtered ? WINDOW : SHOWN));
   const page = await ui.api.get<{ events: EventJson[] }>(
-    apiPath(['events'], { after, limit: WINDOW, ...filters }),
+    apiPath(['events'], { after, limit: filtered ? WINDOW : SHOWN, ...filters }),
   );
-  const events = page.events
-    .filter((e) => e.seq <= end)
-    .slice(-SHOWN)
-    .reverse();
+  // Oldest first, as a log reads; live events are added at the end.
+  const events = page.events.filter((e) => e.seq <= end).slice(-SHOWN);
   const stream = `/ui/events/stream?${new URLSearchParams({ ...filters })}`;
-  const oldest = events.at(-1)?.seq;
+  const oldest = events[0]?.seq;
   return {
     title: 'Events',
     section: '/ui/events',
@@ -77,7 +78,7 @@ export async function eventsPage(ui: Ui, verified?: unknown): Promise<PageResult
         <p id="live-status" class="status muted" aria-live="polite">
           {before ? 'Older events: live updates are on the first page.' : 'Connecting for live updates…'}
         </p>
-        <div class="scroll">
+        <div class="log">
           <table style="table-layout:fixed;min-width:56rem">
             <colgroup>
               <col style="width:6rem" />
