@@ -16,7 +16,8 @@
 // on: the nodes then stop at once). A node that exits on its own stops everything, exit 1. On Linux the
 // nodes get SIGTERM from the kernel (setpriv --pdeathsig) should this process be killed outright.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +83,14 @@ function release() {
  */
 
 /** @type {Node[]} */
+// One web UI session key for every node, as a deployment shares one (UI_SESSION_KEY_FILE): a session
+// or a form made by one node is then good on the others.
+const uiKey = process.env.UI_SESSION_KEY_FILE?.trim() || join(dataDir, 'ui-session.key');
+if (!existsSync(uiKey)) {
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(uiKey, randomBytes(32).toString('base64'), { mode: 0o600 });
+}
+
 const nodes = [];
 let stopping = false;
 /** @type {import('./round-robin.mjs').RoundRobin | undefined} */
@@ -92,7 +101,7 @@ function startNode(i) {
   const name = `node-${i}`;
   const dir = join(dataDir, name);
   mkdirSync(dir, { recursive: true });
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir };
+  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, UI_SESSION_KEY_FILE: uiKey };
   const [command, args] = setpriv
     ? [setpriv, ['--pdeathsig', 'TERM', '--', process.execPath, cli, 'serve']]
     : [process.execPath, [cli, 'serve']];

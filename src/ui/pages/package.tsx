@@ -10,6 +10,9 @@ import type { BlobInfoJson, PackageJson } from '../types.js';
 
 /** Referrers are followed this deep (a signature of an SBOM of an image is depth 2). */
 const TREE_DEPTH = 3;
+/** Referrers listed per manifest, and lookups of referrers in all (see referrerTree). */
+const REFERRERS_SHOWN = 50;
+const REFERRER_LOOKUPS = 20;
 /** Files whose tier is looked up, one call each. */
 const TIER_LOOKUPS = 50;
 
@@ -24,7 +27,7 @@ export async function packagePage(ui: Ui, repository: string, ref: string): Prom
         .slice(0, TIER_LOOKUPS)
         .map((f) => ui.api.get<BlobInfoJson>(apiPath(['blobs', f.sha256, 'info'])).catch(() => undefined)),
     ),
-    referrerTree(ui, repository, pkg.digest, TREE_DEPTH),
+    referrerTree(ui, repository, pkg.digest),
   ]);
   const url = new URL(ui.origin);
   const tag = pkg.tags[0];
@@ -148,10 +151,10 @@ export async function packagePage(ui: Ui, repository: string, ref: string): Prom
         <Metadata schemaName={pkg.schema} schema={schema} metadata={pkg.metadata} />
 
         <h2>Referrers</h2>
-        {referrers.length === 0 ? (
+        {referrers.groups.length === 0 ? (
           <p class="muted">Nothing refers to this manifest.</p>
         ) : (
-          <Tree nodes={referrers} repoUrl={repoUrl} />
+          <Tree referrers={referrers} repoUrl={repoUrl} />
         )}
 
         <h2>Pull it</h2>
@@ -174,14 +177,35 @@ async function onePackage(ui: Ui, repository: string, ref: string): Promise<Pack
 
 interface TreeNode {
   artifactType: string;
-  items: { pkg: PackageJson; children: TreeNode[] }[];
+  items: { pkg: PackageJson; children: Referrers }[];
 }
 
-/** The referrers of `digest`, grouped by artifact type, each with its own referrers, `depth` deep. */
-async function referrerTree(ui: Ui, repository: string, digest: string, depth: number): Promise<TreeNode[]> {
-  if (depth === 0) return [];
-  const { packages } = await ui.api.get<{ packages: PackageJson[] }>(
-    apiPath(['repositories', repository, 'packages'], { subject: digest, limit: 100 }),
+interface Referrers {
+  groups: TreeNode[];
+  /** More referrers than one page shows (the API lists them all). */
+  more: boolean;
+}
+
+/**
+ * The referrers of `digest`, grouped by artifact type, each with its own referrers, TREE_DEPTH deep:
+ * a page of REFERRERS_SHOWN per manifest, and at most REFERRER_LOOKUPS lookups in all, so a subject with
+ * a thousand signatures costs what one with twenty does.
+ */
+function referrerTree(ui: Ui, repository: string, digest: string): Promise<Referrers> {
+  return referrersOf(ui, repository, digest, TREE_DEPTH, { lookups: REFERRER_LOOKUPS });
+}
+
+async function referrersOf(
+  ui: Ui,
+  repository: string,
+  digest: string,
+  depth: number,
+  budget: { lookups: number },
+): Promise<Referrers> {
+  if (depth === 0 || budget.lookups <= 0) return { groups: [], more: false };
+  budget.lookups--;
+  const { packages, next } = await ui.api.get<{ packages: PackageJson[]; next?: string }>(
+    apiPath(['repositories', repository, 'packages'], { subject: digest, limit: REFERRERS_SHOWN }),
   );
   const groups = new Map<string, TreeNode>();
   for (const pkg of packages) {
@@ -191,15 +215,18 @@ async function referrerTree(ui: Ui, repository: string, digest: string, depth: n
       group = { artifactType: type, items: [] };
       groups.set(type, group);
     }
-    group.items.push({ pkg, children: await referrerTree(ui, repository, pkg.digest, depth - 1) });
+    group.items.push({ pkg, children: await referrersOf(ui, repository, pkg.digest, depth - 1, budget) });
   }
-  return [...groups.values()].sort((a, b) => a.artifactType.localeCompare(b.artifactType));
+  return {
+    groups: [...groups.values()].sort((a, b) => a.artifactType.localeCompare(b.artifactType)),
+    more: next !== undefined,
+  };
 }
 
-function Tree(props: { nodes: TreeNode[]; repoUrl: string }) {
+function Tree(props: { referrers: Referrers; repoUrl: string }) {
   return (
     <ul class="tree" data-testid="referrers">
-      {props.nodes.map((group) => (
+      {props.referrers.groups.map((group) => (
         <li>
           <strong>{describeType(group.artifactType)}</strong>{' '}
           <span class="muted mono">{group.artifactType}</span>
@@ -212,12 +239,17 @@ function Tree(props: { nodes: TreeNode[]; repoUrl: string }) {
                 <span class="muted">
                   {time(pkg.created_at)}, {pkg.files.length} file{pkg.files.length === 1 ? '' : 's'}
                 </span>
-                {children.length > 0 && <Tree nodes={children} repoUrl={props.repoUrl} />}
+                {children.groups.length > 0 && <Tree referrers={children} repoUrl={props.repoUrl} />}
               </li>
             ))}
           </ul>
         </li>
       ))}
+      {props.referrers.more && (
+        <li class="muted">
+          {`The first ${REFERRERS_SHOWN} referrers are shown; /v2/…/referrers/ and the native package list give them all.`}
+        </li>
+      )}
     </ul>
   );
 }
