@@ -87,20 +87,39 @@ export function packagePage(
     .limit(limit);
 }
 
-/** Tags of many manifests of one repository at once. */
+/** Each manifest's tags in byte order (at most `limit` of them), and how many it has in all. */
+export interface TagsOf {
+  tags: Map<string, string[]>;
+  totals: Map<string, number>;
+}
+
+/** Tags of many manifests of one repository at once; `limit` tags per manifest when given. */
 export async function tagsOfMany(
   db: Database,
   repository: string,
   digests: string[],
-): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
+  limit?: number,
+): Promise<TagsOf> {
+  const out: TagsOf = { tags: new Map(), totals: new Map() };
   if (digests.length === 0) return out;
-  const rows = await db
-    .select({ tag: tags.tag, digest: tags.digest })
-    .from(tags)
-    .where(and(eq(tags.repository, repository), inArray(tags.digest, digests)))
-    .orderBy(asc(tags.tag));
-  for (const row of rows) out.set(row.digest, [...(out.get(row.digest) ?? []), row.tag]);
+  const rows = await db.execute<{ tag: string; digest: string; total: number }>(sql`
+    select tag, digest, total from (
+      select ${tags.tag} as tag, ${tags.digest} as digest,
+             row_number() over (partition by ${tags.digest} order by ${tags.tag}) as n,
+             count(*) over (partition by ${tags.digest})::int as total
+      from ${tags}
+      where ${tags.repository} = ${repository} and ${inArray(tags.digest, digests)}
+    ) t ${limit === undefined ? sql`` : sql`where n <= ${limit}`}
+    order by tag`);
+  for (const row of rows) {
+    let list = out.tags.get(row.digest);
+    if (!list) {
+      list = [];
+      out.tags.set(row.digest, list);
+      out.totals.set(row.digest, Number(row.total));
+    }
+    list.push(row.tag);
+  }
   return out;
 }
 

@@ -138,6 +138,8 @@ export interface PackageSummary {
   artifact_type: string | null;
   created_at: string | null;
   tags: string[];
+  /** How many tags it has, when `tags` lists only the first (the list's `tags_limit`). */
+  tags_total?: number;
   subject?: string;
   schema?: string;
   metadata?: unknown;
@@ -153,15 +155,25 @@ export async function listPackages(
   filter: PackageFilter,
   cursor: number | undefined,
   limit: number,
+  tagsLimit?: number,
 ): Promise<{ packages: PackageSummary[]; next?: string }> {
   const rows = await packagePage(ctx.db, repository, filter, cursor, limit + 1);
   const page = rows.slice(0, limit);
-  const tags = await tagsOfMany(
+  const tagsOf = await tagsOfMany(
     ctx.db,
     repository,
     page.map((r) => r.digest),
+    tagsLimit,
   );
-  const packages = await Promise.all(page.map((row) => summarise(ctx, row, tags.get(row.digest) ?? [])));
+  const packages = await Promise.all(
+    page.map(async (row) => {
+      const tags = tagsOf.tags.get(row.digest) ?? [];
+      const summary = await summarise(ctx, row, tags);
+      const total = tagsOf.totals.get(row.digest) ?? 0;
+      if (total > tags.length) summary.tags_total = total;
+      return summary;
+    }),
+  );
   const last = page.at(-1);
   return rows.length > limit && last ? { packages, next: String(last.storedSeq) } : { packages };
 }

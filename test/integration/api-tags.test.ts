@@ -208,4 +208,23 @@ describe('the tag list', () => {
     expect(byName.native).toMatchObject({ kind: 'native', address: pkg.address });
     for (const t of tags) expect(Date.parse(t.created_at as string)).toBeGreaterThan(Date.now() - 600_000);
   });
+
+  it("a package list names at most tags_limit of each package's tags, and then how many there are", async () => {
+    const [pkg] = await twoPackages('kinds/many');
+    for (const tag of ['c', 'a', 'b'])
+      expect((await putTag('kinds/many', tag, pkg.address as string)).status).toBe(201);
+    const list = async (query: string) =>
+      (
+        (await (
+          await r.fetch(`/api/v1/repositories/kinds/many/packages?ref=${pkg.address}${query}`)
+        ).json()) as {
+          packages: { tags: string[]; tags_total?: number }[];
+        }
+      ).packages[0]!;
+    expect(await list('')).toMatchObject({ tags: ['a', 'b', 'c'] });
+    expect((await list('')).tags_total).toBeUndefined();
+    expect(await list('&tags_limit=2')).toMatchObject({ tags: ['a', 'b'], tags_total: 3 });
+    expect((await list('&tags_limit=3')).tags_total).toBeUndefined();
+    expect((await r.fetch('/api/v1/repositories/kinds/many/packages?tags_limit=0')).status).toBe(400);
+  });
 });

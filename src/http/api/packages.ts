@@ -76,6 +76,11 @@ const PackageSummary = z
     artifact_type: z.string().nullable(),
     created_at: z.string().nullable(),
     tags: z.array(z.string()),
+    tags_total: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'how many tags it has, present when `tags_limit` cut `tags` short' }),
     subject: z.string().optional(),
     schema: z.string().optional(),
     metadata: z.unknown().optional(),
@@ -169,6 +174,9 @@ const listRoute = createRoute({
       artifact_type: noNul(z.string().max(255)).optional(),
       schema: noNul(z.string().max(128)).optional().openapi({ description: 'metadata schema variant' }),
       subject: AnyDigest.optional().openapi({ description: 'only referrers of this package or manifest' }),
+      tags_limit: z.coerce.number().int().min(1).max(1000).optional().openapi({
+        description: "at most this many of each package's tags, in byte order (default: all of them)",
+      }),
       ref: noNul(z.string().max(200)).optional().openapi({
         description: 'only this package: a tag, a manifest digest or a package address (404 when unknown)',
         example: 'v1.0.0',
@@ -286,7 +294,10 @@ export const packagesRoutes: RouteModule = (api, ctx) => {
       throw new DomainError('pagination-invalid', 'cursor must be the `next` of a previous page', {});
     }
     const cursor = query.cursor === undefined ? undefined : Number(query.cursor);
-    return c.json(await listPackages(ctx, requireValidName(repo), filter, cursor, query.limit ?? 100), 200);
+    return c.json(
+      await listPackages(ctx, requireValidName(repo), filter, cursor, query.limit ?? 100, query.tags_limit),
+      200,
+    );
   });
 
   api.openapi(deleteRoute, async (c) => {
