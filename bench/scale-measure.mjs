@@ -43,7 +43,7 @@ function nextLink(r) {
  * @param {() => Promise<{ requests: number, entries: number }>} run
  * @returns {Promise<Figure>}
  */
-async function measure(t, label, reps, run) {
+export async function measure(t, label, reps, run) {
   await run();
   /** @type {number[]} */
   const times = [];

@@ -10,6 +10,7 @@ import { rebuildBench } from './scale-events.mjs';
 import { measureAll } from './scale-measure.mjs';
 import { populate, populated } from './scale-populate.mjs';
 import { scaleReport } from './scale-report.mjs';
+import { measureUi } from './scale-ui.mjs';
 import { isStopping, startTarget, stopChild } from './targets.mjs';
 
 /** @import { RebuildResult } from './scale-events.mjs' */
@@ -59,6 +60,7 @@ export async function scaleBench(s, settings, workDir) {
     try {
       const subject = oursData ? populated(s, result) : await populate(t, s, result);
       await measureAll(t, s, subject, result);
+      if (kind === 'ours') await measureUi(t, s, result);
     } catch (error) {
       if (!(error instanceof CheckError)) throw error;
       failed = true;

@@ -13,6 +13,18 @@ export function bytes(n: number): string {
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
 }
 
+/** `30 d`, `12 h`, `90 s`: the largest whole unit. */
+export function duration(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['min', 60],
+  ] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size} ${unit}`;
+  }
+  return `${seconds} s`;
+}
+
 /** `2026-12-07 00:07:33 UTC`: the same text on every machine (the server renders it). */
 export function time(iso: string | null | undefined): string {
   if (!iso) return '—';

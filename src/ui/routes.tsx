@@ -4,6 +4,7 @@
 // that principal. Forms that change anything are POSTs carrying the session's CSRF token from a page
 // of our own origin. Pages never show what the API refused: a refusal reads as "not found".
 import type { Context, Hono } from 'hono';
+import { compress } from 'hono/compress';
 import type { Child } from 'hono/jsx';
 import { type Access, accessOf, OPEN_ACCESS } from '../auth/access.js';
 import type { Principal } from '../auth/principal.js';
@@ -51,6 +52,9 @@ const MAX_FORM_BYTES = 16 * 1024;
 
 export function uiRoutes(app: Hono<Env>, options: UiOptions): void {
   const { keys, gate } = options;
+  // Pages and assets gzip to a third or less (a slow link's first load is mostly bytes); the event
+  // stream is left alone (the middleware skips text/event-stream, which a gzip stream would hold back).
+  app.use('/ui/*', compress());
 
   app.get('/ui/assets/:file', (c) => {
     const [name, hash] = c.req.param('file').split('.');
@@ -85,7 +89,7 @@ export function uiRoutes(app: Hono<Env>, options: UiOptions): void {
     if (!session) {
       if (post) return c.text('your session has ended: reload the page', 403);
       session = newSession('anonymous', '');
-      setSession(c, keys.seal(session), session.expires);
+      setSession(c, gate, keys.seal(session), session.expires);
     }
     if (post && !(await checkForm(c, keys, session))) {
       return c.text('this form is stale or came from another site: reload the page and try again', 403);
@@ -113,7 +117,7 @@ export function uiRoutes(app: Hono<Env>, options: UiOptions): void {
         csrf: keys.csrfToken(session),
       },
       session,
-      origin: gate ? gate.origin(c) : new URL(c.req.url).origin,
+      origin: originOf(c, gate),
     };
     let result: PageResult;
     try {
@@ -152,14 +156,14 @@ export function uiRoutes(app: Hono<Env>, options: UiOptions): void {
       p.kind === 'api-token'
         ? newSession('api-token', p.actor.token ?? '')
         : newSession('user', p.user ?? '');
-    setSession(c, keys.seal(session), session.expires);
+    setSession(c, gate, keys.seal(session), session.expires);
     return c.redirect(safeNext(form.get('next')), 303);
   });
   app.post('/ui/logout', async (c) => {
     const found = await sessionOf(c);
     if (found.session && (await checkForm(c, keys, found.session))) {
       const session = newSession('anonymous', '');
-      setSession(c, keys.seal(session), session.expires);
+      setSession(c, gate, keys.seal(session), session.expires);
     }
     return c.redirect('/ui/login', 303);
   });
@@ -283,13 +287,18 @@ async function checkForm(c: Context<Env>, keys: SessionKeys, session: Session): 
   return keys.checkCsrf(session, form.get('_csrf') ?? undefined);
 }
 
-function setSession(c: Context<Env>, value: string, expires: number): void {
-  const secure = new URL(c.req.url).protocol === 'https:' ? '; Secure' : '';
+function setSession(c: Context<Env>, gate: AuthGate | undefined, value: string, expires: number): void {
+  // The origin the client used (behind a TLS-terminating proxy too, as the gate reads it).
+  const secure = originOf(c, gate).startsWith('https:') ? '; Secure' : '';
   const maxAge = Math.max(0, Math.min(SESSION_SECONDS, expires - Math.floor(Date.now() / 1000)));
   c.header(
     'Set-Cookie',
     `${SESSION_COOKIE}=${value}; Path=/ui; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure}`,
   );
+}
+
+function originOf(c: Context<Env>, gate: AuthGate | undefined): string {
+  return gate ? gate.origin(c) : new URL(c.req.url).origin;
 }
 
 function cookieValue(header: string | undefined, name: string): string | undefined {

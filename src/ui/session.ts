@@ -42,7 +42,7 @@ export class SessionKeys {
     }
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     // Written aside, then linked: two processes starting at once end up with the same key.
-    const temp = `${file}.${process.pid}.tmp`;
+    const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(temp, randomBytes(32).toString('base64'), { mode: 0o600 });
     try {
       await link(temp, file);

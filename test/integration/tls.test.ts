@@ -57,6 +57,7 @@ interface Answer {
   status: number;
   body: string;
   serial: string;
+  headers: import('node:http').IncomingHttpHeaders;
 }
 
 /** GET over HTTPS on a new connection (or the agent's), trusting the test CA unless told otherwise. */
@@ -76,7 +77,9 @@ function get(
         const serial = (response.socket as TLSSocket).getPeerCertificate().serialNumber;
         let body = '';
         response.setEncoding('utf8').on('data', (chunk) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body, serial }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body, serial, headers: response.headers }),
+        );
       },
     );
     request.on('error', reject);
@@ -93,6 +96,12 @@ describe('HTTPS', () => {
     await expect(get('/v2/', { trust: false })).rejects.toMatchObject({
       code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
     });
+  });
+
+  it("the web UI's session cookie is Secure over HTTPS", async () => {
+    const answer = await get('/ui/repositories');
+    expect(answer.status).toBe(200);
+    expect(answer.headers['set-cookie']?.[0]).toMatch(/; HttpOnly; SameSite=Strict; Secure$/);
   });
 
   it('plain HTTP to the TLS port gets no HTTP answer', async () => {

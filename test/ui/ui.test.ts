@@ -166,7 +166,11 @@ beforeAll(async () => {
     await writeFile(join(dir, 'old.txt'), `old ${tag}\n`);
     await oras(['push', ...asAdmin, `${host}/shop/old:${tag}`, 'old.txt'], { cwd: dir });
   }
-  await api('PUT', '/api/v1/retention-policies/keep-one', { repositories: ['shop/old'], keep_last: 1 });
+  await api('PUT', '/api/v1/retention-policies/keep-one', {
+    repositories: ['shop/old'],
+    keep_last: 1,
+    untagged_after: '30d',
+  });
   browser = await launchBrowser();
 }, 180_000);
 
@@ -176,9 +180,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** What the pages broke: their Content-Security-Policy, or a script error. */
+const broken: string[] = [];
+
 async function loggedIn(user: keyof typeof PASSWORDS): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) broken.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => broken.push(`${page.url()}: ${e.message}`));
   await page.goto(`${server.url}/ui/login`);
   await page.fill('input[name=username]', user);
   await page.fill('input[name=password]', PASSWORDS[user]);
@@ -306,6 +317,7 @@ describe('the web UI as an admin', () => {
     expect(await page.textContent('main')).toContain('ui.report.v1');
     await screenshot(page, 'schemas');
     await page.goto(`${server.url}/ui/retention`);
+    expect(await page.locator('tbody tr').first().textContent()).toBe('keep-oneshop/old1—30 d');
     await page.click('button:has-text("Show what would be removed now")');
     const report = await page.textContent('[data-testid=dry-run]');
     expect(report).toContain('would remove 1 tag,');
@@ -365,6 +377,12 @@ describe('the web UI as an admin', () => {
     expect(background).toBe('rgb(13, 17, 23)');
     await screenshot(small, 'package-200-percent-dark');
     await zoomed.close();
+  });
+});
+
+describe('every page visited above', () => {
+  it('kept to its Content-Security-Policy (no inline style or script) and threw no script error', () => {
+    expect(broken).toEqual([]);
   });
 });
 

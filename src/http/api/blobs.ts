@@ -127,3 +127,6 @@ export const blobsRoutes: RouteModule = (api, ctx) => {
 
   refuseOtherMethods(api, [getBlobRoute, headBlobRoute, infoRoute]);
 };
+
+// The JSON of its answers, as the web UI reads them (types only: nothing of this module is loaded).
+export type BlobInfoJson = z.infer<typeof BlobInfo>;

@@ -291,3 +291,7 @@ function format(item: FeedItem): string {
   const { event } = item;
   return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
+
+// The JSON of its answers, as the web UI reads them (types only: nothing of this module is loaded).
+export type HeadJson = z.infer<typeof Head>;
+export type EventJson = z.infer<typeof Event>;

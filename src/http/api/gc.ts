@@ -155,3 +155,7 @@ function progressStream(
     },
   });
 }
+
+// The JSON of its answers, as the web UI reads them (types only: nothing of this module is loaded).
+export type GcCountsJson = z.infer<typeof Counts>;
+export type GcReportJson = z.infer<typeof Report>;

@@ -180,3 +180,6 @@ export const holdsRoutes: RouteModule = (api, ctx) => {
 
   refuseOtherMethods(api, [placeRoute, listRoute, getRoute, releaseRoute]);
 };
+
+// The JSON of its answers, as the web UI reads them (types only: nothing of this module is loaded).
+export type HoldJson = z.infer<typeof Hold>;

@@ -347,3 +347,6 @@ function typedValue(text: string): number | boolean | null | undefined {
   if (/^-?\d{1,15}$/.test(text)) return Number(text);
   return undefined;
 }
+
+// The JSON of its answers, as the web UI reads them (types only: nothing of this module is loaded).
+export type PackageJson = z.infer<typeof PackageSummary>;

@@ -260,3 +260,7 @@ export const releasesRoutes: RouteModule = (api, ctx) => {
 
   refuseOtherMethods(api, [createDef, listDef, getDef, appsDef, appDef, currentDef]);
 };
+
+// The JSON of its answers, as the web UI reads them (types only: nothing of this module is loaded).
+export type ReleaseJson = z.infer<typeof Release>;
+export type AppJson = z.infer<typeof AppInfo>;

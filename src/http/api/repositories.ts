@@ -299,3 +299,7 @@ function repositoryJson(row: RepositorySummary) {
     immutable_tags: row.immutableTags,
   };
 }
+
+// The JSON of its answers, as the web UI reads them (types only: nothing of this module is loaded).
+export type RepositoryJson = z.infer<typeof Repository>;
+export type TagJson = z.infer<typeof TagEntry>;

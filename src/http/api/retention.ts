@@ -150,3 +150,6 @@ export const retentionRoutes: RouteModule = (api, ctx) => {
 
   refuseOtherMethods(api, [listRoute, putRoute, deleteRoute]);
 };
+
+// The JSON of its answers, as the web UI reads them (types only: nothing of this module is loaded).
+export type RetentionPolicyJson = z.infer<typeof Policy>;

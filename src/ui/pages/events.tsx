@@ -54,7 +54,7 @@ export async function eventsPage(ui: Ui, verified?: unknown): Promise<PageResult
             </dd>
           </dl>
           {ui.access.isAdmin('events') && (
-            <p style="margin-bottom:0">
+            <p>
               <ActionForm action="/ui/events/verify" csrf={ui.user.csrf} label="verify the chain">
                 <button type="submit">Verify chain</button>
               </ActionForm>{' '}
@@ -79,15 +79,7 @@ export async function eventsPage(ui: Ui, verified?: unknown): Promise<PageResult
           {before ? 'Older events: live updates are on the first page.' : 'Connecting for live updates…'}
         </p>
         <div class="log">
-          <table style="table-layout:fixed;min-width:56rem">
-            <colgroup>
-              <col style="width:6rem" />
-              <col style="width:14rem" />
-              <col style="width:12rem" />
-              <col style="width:8rem" />
-              <col style="width:13rem" />
-              <col />
-            </colgroup>
+          <table class="events">
             <thead>
               <tr>
                 <th scope="col" class="num">

@@ -20,7 +20,7 @@ export async function loginPage(ui: Ui, gate: AuthGate | undefined, error?: stri
       <>
         <h1>Log in</h1>
         {error && <Notice kind="bad">{error}</Notice>}
-        <form method="post" action="/ui/login" class="panel" style="max-width:28rem;display:grid;gap:.75rem">
+        <form method="post" action="/ui/login" class="panel login">
           <input type="hidden" name="_csrf" value={ui.user.csrf} />
           <input type="hidden" name="next" value={next} />
           <label>

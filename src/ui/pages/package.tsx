@@ -13,6 +13,8 @@ const TREE_DEPTH = 3;
 /** Referrers listed per manifest, and lookups of referrers in all (see referrerTree). */
 const REFERRERS_SHOWN = 50;
 const REFERRER_LOOKUPS = 20;
+/** Tags named on the page (a manifest may have 100,000). */
+const TAGS_SHOWN = 20;
 /** Files whose tier is looked up, one call each. */
 const TIER_LOOKUPS = 50;
 
@@ -67,7 +69,12 @@ export async function packagePage(ui: Ui, repository: string, ref: string): Prom
           <dt>Artifact type</dt>
           <dd class="mono">{pkg.artifact_type ?? '—'}</dd>
           <dt>Tags</dt>
-          <dd>{pkg.tags.length === 0 ? 'none' : pkg.tags.join(', ')}</dd>
+          <dd>
+            {pkg.tags.length === 0 ? 'none' : pkg.tags.join(', ')}
+            {pkg.tags_total !== undefined && (
+              <span class="muted">{` and ${pkg.tags_total - pkg.tags.length} more (${pkg.tags_total} in all)`}</span>
+            )}
+          </dd>
           <dt>Created</dt>
           <dd>{time(pkg.created_at)}</dd>
           <dt>Subject</dt>
@@ -168,7 +175,7 @@ export async function packagePage(ui: Ui, repository: string, ref: string): Prom
 
 async function onePackage(ui: Ui, repository: string, ref: string): Promise<PackageJson> {
   const { packages } = await ui.api.get<{ packages: PackageJson[] }>(
-    apiPath(['repositories', repository, 'packages'], { ref, limit: 1 }),
+    apiPath(['repositories', repository, 'packages'], { ref, limit: 1, tags_limit: TAGS_SHOWN }),
   );
   const pkg = packages[0];
   if (!pkg) throw new UiNotFound();
@@ -205,7 +212,11 @@ async function referrersOf(
   if (depth === 0 || budget.lookups <= 0) return { groups: [], more: false };
   budget.lookups--;
   const { packages, next } = await ui.api.get<{ packages: PackageJson[]; next?: string }>(
-    apiPath(['repositories', repository, 'packages'], { subject: digest, limit: REFERRERS_SHOWN }),
+    apiPath(['repositories', repository, 'packages'], {
+      subject: digest,
+      limit: REFERRERS_SHOWN,
+      tags_limit: 1,
+    }),
   );
   const groups = new Map<string, TreeNode>();
   for (const pkg of packages) {

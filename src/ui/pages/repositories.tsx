@@ -32,7 +32,7 @@ export async function repositoriesPage(ui: Ui): Promise<PageResult> {
         </search>
         <div class="scroll">
           <table>
-            <caption class="muted" style="text-align:left;padding:.5rem 0">
+            <caption>
               {page.repositories.length === 0
                 ? q
                   ? `No repository name contains “${q}”.`

@@ -1,17 +1,9 @@
 // Retention policies, and what a garbage collection would remove now (a dry run: nothing changes).
 import { apiPath } from '../api-client.js';
-import { bytes } from '../format.js';
+import { bytes, duration } from '../format.js';
 import { ActionForm, Notice } from '../layout.js';
 import type { PageResult, Ui } from '../routes.js';
-import type { GcReportJson } from '../types.js';
-
-interface PolicyJson {
-  name: string;
-  repositories: string[];
-  keep_last?: number;
-  keep_tags?: string[];
-  untagged_after?: string;
-}
+import type { GcReportJson, RetentionPolicyJson } from '../types.js';
 
 export async function retentionPage(ui: Ui, report?: GcReportJson): Promise<PageResult> {
   if (!ui.access.isAdmin('retention')) {
@@ -26,7 +18,7 @@ export async function retentionPage(ui: Ui, report?: GcReportJson): Promise<Page
       ),
     };
   }
-  const { policies } = await ui.api.get<{ policies: PolicyJson[] }>(apiPath(['retention-policies']));
+  const { policies } = await ui.api.get<{ policies: RetentionPolicyJson[] }>(apiPath(['retention-policies']));
   return {
     title: 'Retention',
     section: '/ui/retention',
@@ -54,7 +46,9 @@ export async function retentionPage(ui: Ui, report?: GcReportJson): Promise<Page
                     <td class="mono">{p.repositories.join(', ')}</td>
                     <td>{p.keep_last ?? '—'}</td>
                     <td class="mono">{p.keep_tags?.join(', ') || '—'}</td>
-                    <td>{p.untagged_after ?? 'GC_DELAY'}</td>
+                    <td>
+                      {p.untagged_after_seconds === null ? 'GC_DELAY' : duration(p.untagged_after_seconds)}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -77,7 +71,7 @@ function DryRunReport(props: { report: GcReportJson }) {
   const { freed, retired } = props.report;
   return (
     <section class="panel" data-testid="dry-run">
-      <p style="margin-top:0">
+      <p>
         A collection now would remove {freed.tags} tag{freed.tags === 1 ? '' : 's'}, {freed.manifests}{' '}
         manifests and {freed.blobs} blobs, freeing {bytes(freed.bytes)}. Nothing was changed.
       </p>

@@ -21,7 +21,7 @@ export async function schemasPage(ui: Ui): Promise<PageResult> {
         {schemas.length === 0 && <p class="muted">No schemas registered.</p>}
         {schemas.map((s, i) => (
           <section class="panel" id={`schema-${s.variant}`}>
-            <h2 style="margin-top:0">{s.variant}</h2>
+            <h2>{s.variant}</h2>
             <p class="muted mono">{s.sha256}</p>
             <details>
               <summary>JSON Schema</summary>
