@@ -101,6 +101,11 @@ const JS = `
 })();
 `;
 
+// The tab's icon (a browser asks for /favicon.ico otherwise, and gets the registry's 404).
+const ICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0550ae"/>' +
+  '<path d="M4 5h8v2H4zm0 4h8v2H4z" fill="#fff"/></svg>';
+
 function asset(body: string, type: string) {
   const hash = createHash('sha256').update(body).digest('hex').slice(0, 12);
   return { body, type, hash };
@@ -109,6 +114,7 @@ function asset(body: string, type: string) {
 export const ASSETS = {
   css: asset(CSS, 'text/css; charset=utf-8'),
   js: asset(JS, 'text/javascript; charset=utf-8'),
+  icon: asset(ICON, 'image/svg+xml'),
 };
 
 export const assetUrl = (name: keyof typeof ASSETS) => `/ui/assets/${name}.${ASSETS[name].hash}`;

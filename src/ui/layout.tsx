@@ -30,6 +30,7 @@ export function Layout(props: { title: string; section: string; user: PageUser; 
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="light dark" />
         <title>{`${props.title} · artifact-store`}</title>
+        <link rel="icon" type="image/svg+xml" href={assetUrl('icon')} />
         <link rel="stylesheet" href={assetUrl('css')} />
         <script src={assetUrl('js')} defer />
       </head>

@@ -1,8 +1,8 @@
 # The web UI over the registry the scenarios before this one filled (issue 11): every repository's
 # page, the package page of every tag on the first page of each, and the other pages answer 200 with
-# what the API holds; the event stream of the UI delivers a push made while it is open; the chain
-# check, a form, works with the page's own CSRF token and is refused without it. (The browser suite,
-# test/ui, drives the pages in Chromium.)
+# what the API holds; the event stream of the UI delivers a push made while it is open; the forms
+# (a release rollback, a retention dry run, the chain check) work with the page's own CSRF token, and
+# the chain check is refused without it. (The browser suite, test/ui, drives the pages in Chromium.)
 source "$ROOT/test/clients/lib.sh"
 URL=http://$REG
 page() { # path -> body in page.html; fails on any status but 200
@@ -38,6 +38,14 @@ echo "($count repositories, $pages package pages)"
 page /ui/repo/e2e/ui/app/-/package/v1
 assert_grep page.html "href=\"/ui/repo/e2e/ui/app/-/package/$sbom\""
 
+step "two releases of an app, pinned to the image oras pushed"
+digest=$(curl -sf "$URL/api/v1/repositories/e2e/ui/app/tags/v1" | jq -r .digest)
+curl -sf -X PUT -H 'Content-Type: application/json' --data '{"type":"object"}' "$URL/api/v1/schemas/e2e.ui.platform.v1" >/dev/null
+for port in 8080 8081; do
+  curl -sf -X POST -H 'Content-Type: application/json' "$URL/api/v1/apps/e2e-ui/releases" \
+    --data "{\"image\": \"e2e/ui/app@$digest\", \"platform\": {\"port\": $port}, \"platform_schema\": \"e2e.ui.platform.v1\"}" >/dev/null
+done
+
 step "events, schemas, releases, retention and GC pages"
 for path in /ui/events /ui/schemas /ui/releases /ui/retention /ui/gc "/ui/events?type=tag.*"; do page "$path"; done
 while read -r app; do page "/ui/releases/$app"; done < <(curl -sf "$URL/api/v1/apps" | jq -r '.apps[].name')
@@ -52,6 +60,20 @@ for _ in $(seq 1 100); do grep -q '"tag":"now"' stream.out && break; sleep 0.1; 
 kill "$streaming" 2>/dev/null || true
 assert_grep stream.out '"repository":"e2e/ui/live"'
 assert_no_grep stream.out '^event:'
+
+step "forms: a rollback and a retention dry run, each with the page's CSRF token"
+page /ui/releases/e2e-ui
+assert_grep page.html 'data-testid="current">#2<'
+csrf=$(grep -o 'name="_csrf" value="[^"]*"' page.html | head -1 | sed 's/.*value="//; s/"$//')
+status=$(curl -sS -o rolled.html -w '%{http_code}' -b jar -X POST --data-urlencode "_csrf=$csrf" \
+  --data-urlencode release=1 --data-urlencode "reason=client suite" "$URL/ui/releases/e2e-ui/current")
+assert_eq "$status" 200 "rollback"
+assert_grep rolled.html 'data-testid="current">#1<'
+assert_grep rolled.html '#1 \(was #2\) — client suite'
+assert_eq "$(curl -sf "$URL/api/v1/apps/e2e-ui" | jq .current.number)" 1 "current release after the rollback"
+status=$(curl -sS -o dry.html -w '%{http_code}' -b jar -X POST --data-urlencode "_csrf=$csrf" "$URL/ui/retention/dry-run")
+assert_eq "$status" 200 "retention dry run"
+assert_grep dry.html 'Nothing was changed'
 
 step "verify the chain: with the page's CSRF token it runs, without it the form is refused"
 page /ui/events
