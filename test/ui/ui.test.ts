@@ -222,6 +222,7 @@ describe('the web UI as an admin', () => {
     const text = await anonymous.textContent('main');
     expect(text).not.toContain('shop/a');
     expect(text).toContain('Password or API token');
+    await screenshot(anonymous, 'login');
     await anonymous.close();
   });
 
@@ -271,6 +272,24 @@ describe('the web UI as an admin', () => {
       true,
     );
     await screenshot(page, 'package');
+  });
+
+  it("shows a file's storage tier, and restores archived bytes from the page", async () => {
+    await page.goto(`${server.url}/ui/repo/shop/a/-/package/v1`);
+    const sha256 = (await page.locator('table').first().locator('tbody tr td').nth(2).textContent()) ?? '';
+    expect(sha256).toMatch(/^sha256:[a-f0-9]{64}$/);
+    await api('PUT', `/api/v1/blobs/${sha256}/tier`, { tier: 'archive' });
+    await page.reload();
+    const row = page.locator('table').first().locator('tbody tr').first();
+    expect(await row.locator('.badge').textContent()).toBe('archive');
+    await screenshot(page, 'package-archived');
+    await row.locator('button:has-text("Restore")').click();
+    expect(await page.textContent('.notice')).toContain('the bytes are readable now');
+    expect(await page.locator('table').first().locator('tbody tr').first().textContent()).toMatch(
+      /archiverestored until \d{4}-\d\d-\d\d/,
+    );
+    const info = await api('GET', `/api/v1/blobs/${sha256}/info`);
+    expect(info).toMatchObject({ retrieval_tier: 'archive', readable: true });
   });
 
   it('shows new events live, and verifies the chain', async () => {

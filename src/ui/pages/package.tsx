@@ -340,18 +340,20 @@ function Metadata(props: { schemaName?: string; schema?: Record<string, unknown>
   );
 }
 
+const RESTORE_TEXT: Record<BlobInfoJson['restore_status'], (t: BlobInfoJson) => string> = {
+  none: () => '',
+  in_progress: () => 'restore in progress',
+  restored: (t) => `restored${t.restore_expires_at ? ` until ${time(t.restore_expires_at)}` : ''}`,
+  expired: () => 'the restored copy expired',
+};
+
 function TierCell(props: { ui: Ui; tier: BlobInfoJson; repository: string; ref: string }) {
   const { tier } = props;
   const archived = tier.retrieval_tier === 'archive';
   return (
     <>
       <span class={archived ? 'badge warn' : 'badge'}>{tier.retrieval_tier}</span>
-      {tier.restore_status !== 'none' && (
-        <div class="muted">
-          restore {tier.restore_status.replace('_', ' ')}
-          {tier.restore_expires_at ? ` until ${time(tier.restore_expires_at)}` : ''}
-        </div>
-      )}
+      {tier.restore_status !== 'none' && <div class="muted">{RESTORE_TEXT[tier.restore_status](tier)}</div>}
       {archived && !tier.readable && tier.restore_status === 'none' && (
         <ActionForm action="/ui/restore" csrf={props.ui.user.csrf} label="restore">
           <input type="hidden" name="digest" value={tier.sha256} />
