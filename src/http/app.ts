@@ -12,7 +12,7 @@ import { Metrics } from '../observability/metrics.js';
 import { metricsSources } from '../observability/probes.js';
 import { requireValidName } from '../oci/names.js';
 import type { RegistryContext } from '../registry/context.js';
-import { uiRoutes } from '../ui/routes.js';
+import { lazyUi } from '../ui/lazy.js';
 import { SessionKeys } from '../ui/session.js';
 import { apiErrorResponse } from './api/errors.js';
 import { API_BASE, routingPath } from './api/paths.js';
@@ -90,11 +90,13 @@ export function createApp(ctx: RegistryContext, options: AppOptions = {}): Hono<
     app.use('*', (_c, next) => withCaller(UNAUTHENTICATED, next));
   }
   opsRoutes(app, ctx, metrics);
-  uiRoutes(app, {
+  const ui = lazyUi({
     keys: options.uiKeys ?? SessionKeys.ephemeral(),
     ...(options.auth ? { gate: options.auth } : {}),
     fetch: (request, env) => app.fetch(request, env),
   });
+  app.all('/ui', ui);
+  app.all('/ui/*', ui);
   app.all('/v2/*', (c) => dispatchV2(ctx, c));
   app.all('/v2', (c) => dispatchV2(ctx, c));
   app.all(`${API_BASE}/*`, nativeApi(ctx, reporter));
