@@ -108,3 +108,22 @@ export function Notice(props: { kind?: 'ok' | 'bad'; children: Child }) {
     </div>
   );
 }
+
+/** A table's header row: each column a label, or [label, 'num'] for a right-aligned number. */
+export function Head(props: { columns: (string | [string, 'num'])[] }) {
+  return (
+    <thead>
+      <tr>
+        {props.columns.map((column) =>
+          typeof column === 'string' ? (
+            <th scope="col">{column}</th>
+          ) : (
+            <th scope="col" class="num">
+              {column[0]}
+            </th>
+          ),
+        )}
+      </tr>
+    </thead>
+  );
+}

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import type { Env } from '../../http/request.js';
 import { type ApiClient, apiPath } from '../api-client.js';
 import { time } from '../format.js';
-import { ActionForm, Notice } from '../layout.js';
+import { ActionForm, Head, Notice } from '../layout.js';
 import type { PageResult, Ui } from '../routes.js';
 import type { EventJson, HeadJson } from '../types.js';
 
@@ -80,18 +80,7 @@ export async function eventsPage(ui: Ui, verified?: unknown): Promise<PageResult
         </p>
         <div class="log">
           <table class="events">
-            <thead>
-              <tr>
-                <th scope="col" class="num">
-                  Seq
-                </th>
-                <th scope="col">Type</th>
-                <th scope="col">Repository</th>
-                <th scope="col">Actor</th>
-                <th scope="col">At</th>
-                <th scope="col">Hash</th>
-              </tr>
-            </thead>
+            <Head columns={[['Seq', 'num'], 'Type', 'Repository', 'Actor', 'At', 'Hash']} />
             <tbody id="live-events" data-stream={before ? undefined : stream}>
               {events.map((e) => (
                 <tr id={`event-${e.seq}`}>

@@ -2,7 +2,7 @@
 // what it freed), and — for an admin of gc — a run now.
 import { apiPath } from '../api-client.js';
 import { bytes, time } from '../format.js';
-import { ActionForm, Notice } from '../layout.js';
+import { ActionForm, Head, Notice } from '../layout.js';
 import type { PageResult, Ui } from '../routes.js';
 import type { EventJson, GcCountsJson, GcReportJson, HeadJson } from '../types.js';
 
@@ -53,25 +53,17 @@ export async function gcPage(ui: Ui, notice?: unknown): Promise<PageResult> {
         ) : (
           <div class="scroll">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Run</th>
-                  <th scope="col">Started</th>
-                  <th scope="col">Finished</th>
-                  <th scope="col" class="num">
-                    Tags
-                  </th>
-                  <th scope="col" class="num">
-                    Manifests
-                  </th>
-                  <th scope="col" class="num">
-                    Blobs
-                  </th>
-                  <th scope="col" class="num">
-                    Freed
-                  </th>
-                </tr>
-              </thead>
+              <Head
+                columns={[
+                  'Run',
+                  'Started',
+                  'Finished',
+                  ['Tags', 'num'],
+                  ['Manifests', 'num'],
+                  ['Blobs', 'num'],
+                  ['Freed', 'num'],
+                ]}
+              />
               <tbody>
                 {rows.map(([id, run]) => {
                   const freed = run.finished?.payload.freed as GcCountsJson | undefined;

@@ -4,7 +4,7 @@
 // commands that pull it.
 import { apiPath } from '../api-client.js';
 import { bytes, pullCommands, short, time } from '../format.js';
-import { ActionForm, CopyLine, Notice } from '../layout.js';
+import { ActionForm, CopyLine, Head, Notice } from '../layout.js';
 import { type PageResult, type Ui, UiNotFound, uiForm } from '../routes.js';
 import type { BlobInfoJson, PackageJson } from '../types.js';
 import { referrerTree, Tree } from './referrers.js';
@@ -88,17 +88,7 @@ export async function packagePage(ui: Ui, repository: string, ref: string): Prom
         <h2>{pkg.kind === 'native' ? 'Files' : 'Layers and files'}</h2>
         <div class="scroll">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Path</th>
-                <th scope="col" class="num">
-                  Size
-                </th>
-                <th scope="col">sha256</th>
-                <th scope="col">blake3</th>
-                <th scope="col">Storage tier</th>
-              </tr>
-            </thead>
+            <Head columns={['Path', ['Size', 'num'], 'sha256', 'blake3', 'Storage tier']} />
             <tbody>
               {pkg.files.map((f, i) => {
                 const tier = tiers[i];
@@ -205,13 +195,7 @@ function Metadata(props: { schemaName?: string; schema?: Record<string, unknown>
       </p>
       <div class="scroll">
         <table data-testid="metadata">
-          <thead>
-            <tr>
-              <th scope="col">Field</th>
-              <th scope="col">Value</th>
-              <th scope="col">Schema says</th>
-            </tr>
-          </thead>
+          <Head columns={['Field', 'Value', 'Schema says']} />
           <tbody>
             {names.map((name) => {
               const p = properties[name];

@@ -2,7 +2,7 @@
 // (from the event log: each rollback is an event), and — for an admin of releases — a rollback.
 import { apiPath } from '../api-client.js';
 import { time } from '../format.js';
-import { ActionForm, Notice } from '../layout.js';
+import { ActionForm, Head, Notice } from '../layout.js';
 import { type PageResult, type Ui, UiNotFound, uiForm } from '../routes.js';
 import type { AppJson, EventJson, HeadJson, ReleaseJson } from '../types.js';
 
@@ -22,14 +22,7 @@ export async function releasesPage(ui: Ui): Promise<PageResult> {
         ) : (
           <div class="scroll">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Application</th>
-                  <th scope="col">Current release</th>
-                  <th scope="col">Image</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
+              <Head columns={['Application', 'Current release', 'Image', 'Created']} />
               <tbody>
                 {apps.map((a) => (
                   <tr>

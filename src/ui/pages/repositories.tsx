@@ -2,6 +2,7 @@
 // (the API's keyset cursor, so the 100th page costs what the first does).
 import { apiPath } from '../api-client.js';
 import { bytes, time } from '../format.js';
+import { Head } from '../layout.js';
 import type { PageResult, Ui } from '../routes.js';
 import type { RepositoryJson } from '../types.js';
 
@@ -39,22 +40,16 @@ export async function repositoriesPage(ui: Ui): Promise<PageResult> {
                   : 'No repositories yet.'
                 : `${page.repositories.length} shown${page.next ? ', more on the next page' : ''}${cursor ? ` (after ${cursor})` : ''}`}
             </caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col" class="num">
-                  Packages
-                </th>
-                <th scope="col" class="num">
-                  Tags
-                </th>
-                <th scope="col" class="num">
-                  Size
-                </th>
-                <th scope="col">Last push</th>
-                <th scope="col">Tags are</th>
-              </tr>
-            </thead>
+            <Head
+              columns={[
+                'Name',
+                ['Packages', 'num'],
+                ['Tags', 'num'],
+                ['Size', 'num'],
+                'Last push',
+                'Tags are',
+              ]}
+            />
             <tbody>
               {page.repositories.map((r) => (
                 <tr>

@@ -2,6 +2,7 @@
 // and, for an admin of holds, the legal holds in force on it.
 import { apiPath } from '../api-client.js';
 import { bytes, short, time } from '../format.js';
+import { Head } from '../layout.js';
 import type { PageResult, Ui } from '../routes.js';
 import type { HoldJson, RepositoryJson, TagJson } from '../types.js';
 
@@ -69,17 +70,7 @@ export async function repositoryPage(ui: Ui, name: string): Promise<PageResult> 
         <h2 id="tags">Tags</h2>
         <div class="scroll">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Tag</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Digest</th>
-                <th scope="col" class="num">
-                  Size
-                </th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
+            <Head columns={['Tag', 'Kind', 'Digest', ['Size', 'num'], 'Created']} />
             <tbody>
               {tags.tags.map((t) => (
                 <tr>

@@ -1,7 +1,7 @@
 // Retention policies, and what a garbage collection would remove now (a dry run: nothing changes).
 import { apiPath } from '../api-client.js';
 import { bytes, duration } from '../format.js';
-import { ActionForm, Notice } from '../layout.js';
+import { ActionForm, Head, Notice } from '../layout.js';
 import type { PageResult, Ui } from '../routes.js';
 import type { GcReportJson, RetentionPolicyJson } from '../types.js';
 
@@ -30,15 +30,15 @@ export async function retentionPage(ui: Ui, report?: GcReportJson): Promise<Page
         ) : (
           <div class="scroll">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Policy</th>
-                  <th scope="col">Repositories</th>
-                  <th scope="col">Keeps the last</th>
-                  <th scope="col">Always keeps tags</th>
-                  <th scope="col">Untagged go after</th>
-                </tr>
-              </thead>
+              <Head
+                columns={[
+                  'Policy',
+                  'Repositories',
+                  'Keeps the last',
+                  'Always keeps tags',
+                  'Untagged go after',
+                ]}
+              />
               <tbody>
                 {policies.map((p) => (
                   <tr>
@@ -78,14 +78,7 @@ function DryRunReport(props: { report: GcReportJson }) {
       {retired.length > 0 && (
         <div class="scroll">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Policy</th>
-                <th scope="col">Repository</th>
-                <th scope="col">Tag</th>
-                <th scope="col">Digest</th>
-              </tr>
-            </thead>
+            <Head columns={['Policy', 'Repository', 'Tag', 'Digest']} />
             <tbody>
               {retired.map((r) => (
                 <tr>
