@@ -43,12 +43,13 @@ input,select,button{font:inherit;padding:.35rem .6rem;border:1px solid var(--lin
 button{cursor:pointer;background:var(--panel)}button.primary{background:var(--accent);color:var(--bg);border-color:var(--accent)}
 .panel{border:1px solid var(--line);border-radius:8px;padding:1rem;margin:1rem 0;background:var(--panel)}
 .panel>:first-child{margin-top:0}.panel>:last-child{margin-bottom:0}
+div.actions{margin:1rem 0;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 form.login{max-width:28rem;display:grid;gap:.75rem}
 caption{text-align:left;padding:.5rem 0;color:var(--muted)}
-table.events{table-layout:fixed;min-width:56rem}
-table.events th:nth-child(1){width:6rem}table.events th:nth-child(2){width:14rem}
+table.events{table-layout:fixed;min-width:58rem}
+table.events th:nth-child(1){width:6rem}table.events th:nth-child(2){width:13rem}
 table.events th:nth-child(3){width:12rem}table.events th:nth-child(4){width:8rem}
-table.events th:nth-child(5){width:13rem}
+table.events th:nth-child(5){width:15rem}
 .notice{border-left:4px solid var(--accent);padding:.5rem 1rem;background:var(--panel);margin:1rem 0}
 .notice.bad{border-color:var(--bad)}.notice.ok{border-color:var(--ok)}
 .pager{display:flex;gap:1rem;margin:1rem 0}

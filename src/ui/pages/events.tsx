@@ -54,12 +54,12 @@ export async function eventsPage(ui: Ui, verified?: unknown): Promise<PageResult
             </dd>
           </dl>
           {ui.access.isAdmin('events') && (
-            <p>
+            <div class="actions">
               <ActionForm action="/ui/events/verify" csrf={ui.user.csrf} label="verify the chain">
                 <button type="submit">Verify chain</button>
               </ActionForm>{' '}
               <span class="muted">recomputes every event's hash from the one before it</span>
-            </p>
+            </div>
           )}
         </div>
         <search>

@@ -42,11 +42,11 @@ export async function gcPage(ui: Ui, notice?: unknown): Promise<PageResult> {
         <h1>Garbage collection</h1>
         {notice}
         {ui.access.isAdmin('gc') && (
-          <p>
+          <div class="actions">
             <ActionForm action="/ui/gc/run" csrf={ui.user.csrf} label="run garbage collection">
               <button type="submit">Run now</button>
             </ActionForm>
-          </p>
+          </div>
         )}
         {rows.length === 0 ? (
           <p class="muted">No runs recorded.</p>
@@ -92,6 +92,8 @@ export async function gcRunAction(ui: Ui): Promise<PageResult> {
   const report = await ui.api.json<GcReportJson>('POST', apiPath(['gc']));
   return gcPage(
     ui,
-    <Notice kind="ok">{`Run ${report.run.slice(0, 8)} freed ${report.freed.blobs} blobs, ${bytes(report.freed.bytes)}.`}</Notice>,
+    <Notice kind="ok">{`Run ${report.run.slice(0, 8)} removed ${counted(report.freed.tags, 'tag')}, ${counted(report.freed.manifests, 'manifest')} and ${counted(report.freed.blobs, 'blob')}, freeing ${bytes(report.freed.bytes)}.`}</Notice>,
   );
 }
+
+const counted = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;

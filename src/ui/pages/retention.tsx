@@ -56,11 +56,11 @@ export async function retentionPage(ui: Ui, report?: GcReportJson): Promise<Page
           </div>
         )}
         <h2>Dry run</h2>
-        <p>
+        <div class="actions">
           <ActionForm action="/ui/retention/dry-run" csrf={ui.user.csrf} label="dry run">
             <button type="submit">Show what would be removed now</button>
           </ActionForm>
-        </p>
+        </div>
         {report && <DryRunReport report={report} />}
       </>
     ),
