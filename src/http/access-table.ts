@@ -79,6 +79,9 @@ const NATIVE: NativeRule[] = [
 
 /** The requirement of a native API request (`path` below /api/v1). */
 export function nativeRequirement(method: string, request: Request): Requirement {
+  // A HEAD runs the GET handler (the router answers it with GET's routes, without the body), so it
+  // needs what the GET needs.
+  if (method === 'HEAD') method = 'GET';
   const path = routingPath(request).slice(API_BASE.length);
   for (const [methods, pattern, requirement] of NATIVE) {
     if (typeof methods === 'string' ? methods !== method : !methods.test(method)) continue;
