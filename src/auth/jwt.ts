@@ -5,9 +5,8 @@
 
 import type { KeyObject } from 'node:crypto';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { dirname } from 'node:path';
 import {
   calculateJwkThumbprint,
   createLocalJWKSet,
@@ -20,6 +19,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { createOnce } from '../fs-sync.js';
 import { normalizeAccess, type ResourceAccess } from './scopes.js';
 
 export class TokenError extends Error {
@@ -313,27 +313,25 @@ async function parseSigningKey(file: string, pem: string): Promise<KeyObject> {
   return key;
 }
 
-/** Reads the generated key, or creates it: written aside and linked into place, so a concurrent
- *  start never reads half a file and two starts never replace each other's key. */
+/** Reads the generated key, or creates it (once, durably: see createOnce). */
 async function readOrCreateKey(file: string): Promise<KeyObject> {
   const existing = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw new Error(`token signing key ${file}: cannot read it (${error.message})`, { cause: error });
   });
   if (existing !== undefined) return parseSigningKey(file, existing);
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const linked = await orFail(async () => {
-    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
-    await writeFile(temp, pem, { mode: 0o600, flag: 'wx', flush: true });
-    return link(temp, file).then(
-      () => true,
-      (error: NodeJS.ErrnoException) => (error.code === 'EEXIST' ? false : Promise.reject(error)),
-    );
-  }, `token signing key ${file}: cannot create it`).finally(() => unlink(temp).catch(() => undefined));
-  // Not linked: another process created it first; use theirs.
-  return linked ? privateKey : parseSigningKey(file, await readFile(file, 'utf8'));
+  const pem = await orFail(
+    () =>
+      createOnce(file, () =>
+        generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+          type: 'pkcs8',
+          format: 'pem',
+        }),
+      ),
+    `token signing key ${file}: cannot create it`,
+  );
+  // Another process may have created it first: its key is the one in the file.
+  return parseSigningKey(file, pem.toString('utf8'));
 }
 
 function remoteKeys(jwksUrl: string): JWTVerifyGetKey {

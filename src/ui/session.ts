@@ -4,8 +4,8 @@
 // would the APIs. The CSRF token of a form is an HMAC of the session's id under the same key: a page of
 // another site can neither read it nor make it, and the cookie is SameSite=Strict besides.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { createOnce } from '../fs-sync.js';
 
 export const SESSION_COOKIE = 'as_ui_session';
 /** A session lasts a working day; a new login starts a new one. */
@@ -40,18 +40,7 @@ export class SessionKeys {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw error;
     }
-    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    // Written aside, then linked: two processes starting at once end up with the same key.
-    const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(temp, randomBytes(32).toString('base64'), { mode: 0o600 });
-    try {
-      await link(temp, file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      await unlink(temp).catch(() => {});
-    }
-    return new SessionKeys(keyOf(await readFile(file)));
+    return new SessionKeys(keyOf(await createOnce(file, () => randomBytes(32).toString('base64'))));
   }
 
   seal(session: Session): string {

@@ -55,3 +55,18 @@ describe('UI sessions', () => {
     await expect(SessionKeys.load(join(dir, 'absent.key'), false)).rejects.toThrow(/ENOENT/);
   });
 });
+
+describe('createOnce (the key files of a first start)', () => {
+  it('keeps the first bytes written, whoever asks after, and leaves no temporary file', async () => {
+    const { createOnce } = await import('../../src/fs-sync.js');
+    const { readdir } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'create-once-'));
+    dirs.push(dir);
+    const file = join(dir, 'k', 'key');
+    const answers = await Promise.all(['a', 'b', 'c', 'd'].map((text) => createOnce(file, () => text)));
+    const kept = await readFile(file, 'utf8');
+    expect(answers.map(String)).toEqual([kept, kept, kept, kept]);
+    expect((await createOnce(file, () => 'later')).toString()).toBe(kept);
+    expect(await readdir(join(dir, 'k'))).toEqual(['key']);
+  });
+});
