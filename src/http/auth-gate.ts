@@ -79,15 +79,20 @@ export class AuthGate {
     password: string,
   ): Promise<Authenticated> {
     const address = this.clientAddress(c);
+    this.refuseBlocked(address);
+    const result = await this.authenticator.password(user, password);
+    if (!result.ok) this.failures.record(address);
+    return result;
+  }
+
+  /** 429 for an address past its failed-login limit. */
+  private refuseBlocked(address: string): void {
     const blocked = this.failures.blocked(address);
     if (blocked > 0) {
       throw new AccessError('rate-limited', 'too many failed logins from this address; retry later', {
         retryAfterSeconds: blocked,
       });
     }
-    const result = await this.authenticator.password(user, password);
-    if (!result.ok) this.failures.record(address);
-    return result;
   }
 
   private clientAddress(c: Parameters<MiddlewareHandler<Env>>[0]): string {
@@ -107,12 +112,7 @@ export class AuthGate {
       if (internal) principal = internal;
       else {
         const address = this.clientAddress(c);
-        const blocked = this.failures.blocked(address);
-        if (blocked > 0) {
-          throw new AccessError('rate-limited', 'too many failed logins from this address; retry later', {
-            retryAfterSeconds: blocked,
-          });
-        }
+        this.refuseBlocked(address);
         const header = c.req.header('authorization');
         const result = await auth.authenticate(header);
         if (!result.ok) {

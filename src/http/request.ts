@@ -22,6 +22,8 @@ export type Env = {
     v2Route?: string;
     /** The native API route template that answered (the metrics' route label reads it). */
     nativeRoute?: string;
+    /** A web UI form's fields, read once per request (ui/routes.tsx). */
+    uiForm?: URLSearchParams;
     /** Who is asking (set by the auth gate when authentication is on). */
     principal?: import('../auth/principal.js').Principal;
   };

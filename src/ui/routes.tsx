@@ -7,7 +7,7 @@ import type { Context, Hono } from 'hono';
 import { compress } from 'hono/compress';
 import type { Child } from 'hono/jsx';
 import { type Access, accessOf, OPEN_ACCESS } from '../auth/access.js';
-import type { Principal } from '../auth/principal.js';
+import { anonymousPrincipal, type Principal } from '../auth/principal.js';
 import type { AuthGate } from '../http/auth-gate.js';
 import type { Env } from '../http/request.js';
 import { ApiClient, ApiError, type AppFetch } from './api-client.js';
@@ -146,7 +146,7 @@ export function uiRoutes(app: Hono<Env>, options: UiOptions): void {
       return c.text('this form is stale or came from another site: reload the page and try again', 403);
     }
     if (!gate) return c.redirect('/ui/repositories', 303);
-    const form = await formOf(c);
+    const form = await uiForm(c);
     const result = await gate.login(c, form.get('username') ?? '', form.get('password') ?? '');
     if (!result.ok || (result.principal.kind !== 'user' && result.principal.kind !== 'api-token')) {
       return render(c, (ui) => loginPage(ui, gate, 'Wrong user name or password.'), false, true);
@@ -214,13 +214,8 @@ function anonymousOf(gate: AuthGate | undefined): Principal | undefined {
 }
 
 function anonymousPrincipalOf(): Principal {
-  return {
-    kind: 'anonymous',
-    limits: [],
-    actor: { kind: 'anonymous', via: 'session' },
-    key: 'anonymous',
-    bearer: false,
-  };
+  const anonymous = anonymousPrincipal();
+  return { ...anonymous, actor: { ...anonymous.actor, via: 'session' } };
 }
 
 function failurePage(error: unknown, ui: Ui): PageResult {
@@ -252,8 +247,9 @@ function failurePage(error: unknown, ui: Ui): PageResult {
   throw error;
 }
 
-async function formOf(c: Context<Env>): Promise<URLSearchParams> {
-  const cached = c.get('uiForm' as never) as URLSearchParams | undefined;
+/** The form's fields (read once per request). */
+export async function uiForm(c: Context<Env>): Promise<URLSearchParams> {
+  const cached = c.get('uiForm');
   if (cached) return cached;
   const type = c.req.header('content-type') ?? '';
   const length = Number(c.req.header('content-length') ?? '0');
@@ -262,12 +258,9 @@ async function formOf(c: Context<Env>): Promise<URLSearchParams> {
     const text = await c.req.text();
     if (text.length <= MAX_FORM_BYTES) form = new URLSearchParams(text);
   }
-  c.set('uiForm' as never, form as never);
+  c.set('uiForm', form);
   return form;
 }
-
-/** The form's fields (read once per request). */
-export const uiForm = formOf;
 
 /** A POST is ours when its CSRF token is the session's and, when the browser says, it came from our origin. */
 async function checkForm(c: Context<Env>, keys: SessionKeys, session: Session): Promise<boolean> {
@@ -283,7 +276,7 @@ async function checkForm(c: Context<Env>, keys: SessionKeys, session: Session): 
     if (!sameHost) return false;
   }
   if (c.req.header('sec-fetch-site') === 'cross-site') return false;
-  const form = await formOf(c);
+  const form = await uiForm(c);
   return keys.checkCsrf(session, form.get('_csrf') ?? undefined);
 }
 
