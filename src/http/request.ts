@@ -55,10 +55,16 @@ export function contentLength(c: Context<Env>): number | undefined {
 /** How much of a body past its limit is read and dropped, so the answer leaves the connection usable. */
 const MAX_DRAIN = 8 * 1024 * 1024;
 
-/** Reads a small body whole, refusing (413) more than `limit` bytes. */
-export async function readBounded(c: Context<Env>, limit: number): Promise<Buffer> {
-  const tooLarge = () =>
-    new DomainError('manifest-too-large', `manifest is larger than the limit of ${limit} bytes`, { limit });
+/**
+ * Reads a small body whole, refusing more than `limit` bytes (by default as a manifest too large,
+ * 413), however the body is sent: an announced length, or chunks.
+ */
+export async function readBounded(
+  c: Context<Env>,
+  limit: number,
+  tooLarge: () => Error = () =>
+    new DomainError('manifest-too-large', `manifest is larger than the limit of ${limit} bytes`, { limit }),
+): Promise<Buffer> {
   const declared = contentLength(c);
   if (declared !== undefined && declared > limit) throw tooLarge();
   // One allocation when the length is announced; chunks are copied straight into it.
@@ -143,4 +149,20 @@ export function requireNoDotSegments(c: Context<Env>): void {
       path: path.slice(0, 200),
     });
   }
+}
+
+/**
+ * An `application/x-www-form-urlencoded` body of at most `limit` bytes (the token service's POST, the
+ * web UI's forms). Another type, or more bytes, throws what `refused` makes of the reason.
+ */
+export async function readForm(
+  c: Context<Env>,
+  limit: number,
+  refused: (reason: 'type' | 'size') => Error,
+): Promise<URLSearchParams> {
+  if (!/^application\/x-www-form-urlencoded\b/i.test(c.req.header('content-type') ?? '')) {
+    throw refused('type');
+  }
+  const body = await readBounded(c, limit, () => refused('size'));
+  return new URLSearchParams(body.toString('utf8'));
 }

@@ -9,7 +9,7 @@ import type { Authenticated } from '../auth/authenticator.js';
 import { parseScopes } from '../auth/scopes.js';
 import { AccessError, DomainError } from '../errors.js';
 import { type AuthGate, TOKEN_PATH } from './auth-gate.js';
-import type { Env } from './request.js';
+import { type Env, readForm } from './request.js';
 
 const MAX_FORM_BYTES = 16 * 1024;
 
@@ -30,13 +30,17 @@ export function tokenRoutes(app: Hono<Env>, gate: AuthGate): void {
 
   app.post(TOKEN_PATH, async (c) => {
     if (!gate.authenticator.jwks()) throw new DomainError('endpoint-unknown', 'no token service here');
-    const length = Number(c.req.header('content-length') ?? '0');
-    if (length > MAX_FORM_BYTES) throw new DomainError('request-invalid', 'the form is too large');
-    const type = c.req.header('content-type') ?? '';
-    if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
-      throw new DomainError('request-invalid', 'the token request must be application/x-www-form-urlencoded');
-    }
-    const form = new URLSearchParams(await c.req.text());
+    const form = await readForm(
+      c,
+      MAX_FORM_BYTES,
+      (reason) =>
+        new DomainError(
+          'request-invalid',
+          reason === 'size'
+            ? 'the form is too large'
+            : 'the token request must be application/x-www-form-urlencoded',
+        ),
+    );
     const grant = form.get('grant_type');
     let result: Authenticated;
     if (grant === 'password') {

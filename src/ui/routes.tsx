@@ -9,7 +9,7 @@ import type { Child } from 'hono/jsx';
 import { type Access, accessOf, OPEN_ACCESS } from '../auth/access.js';
 import { anonymousPrincipal, type Principal } from '../auth/principal.js';
 import type { AuthGate } from '../http/auth-gate.js';
-import type { Env } from '../http/request.js';
+import { type Env, readForm } from '../http/request.js';
 import { ApiClient, ApiError, type AppFetch } from './api-client.js';
 import { ASSETS } from './assets.js';
 import { Layout, Notice, type PageUser } from './layout.js';
@@ -247,17 +247,17 @@ function failurePage(error: unknown, ui: Ui): PageResult {
   throw error;
 }
 
+class FormRefused extends Error {}
+
 /** The form's fields (read once per request). */
 export async function uiForm(c: Context<Env>): Promise<URLSearchParams> {
   const cached = c.get('uiForm');
   if (cached) return cached;
-  const type = c.req.header('content-type') ?? '';
-  const length = Number(c.req.header('content-length') ?? '0');
-  let form = new URLSearchParams();
-  if (/^application\/x-www-form-urlencoded\b/i.test(type) && length <= MAX_FORM_BYTES) {
-    const text = await c.req.text();
-    if (text.length <= MAX_FORM_BYTES) form = new URLSearchParams(text);
-  }
+  // A body of another type or past the limit reads as an empty form: its CSRF check then fails (403).
+  const form = await readForm(c, MAX_FORM_BYTES, () => new FormRefused()).catch((error: unknown) => {
+    if (error instanceof FormRefused) return new URLSearchParams();
+    throw error;
+  });
   c.set('uiForm', form);
   return form;
 }

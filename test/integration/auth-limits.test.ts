@@ -128,6 +128,40 @@ describe('reload', () => {
   });
 });
 
+describe('the token service form', () => {
+  it('refuses a POST form past 16 KiB, announced or chunked, and one of another type', async () => {
+    const a = await registry();
+    const post = (body: string | ReadableStream<Uint8Array>, type = 'application/x-www-form-urlencoded') =>
+      a.r.fetch('/auth/token', {
+        method: 'POST',
+        headers: { 'Content-Type': type },
+        body,
+        ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+      } as RequestInit);
+    const form = new URLSearchParams({
+      grant_type: 'password',
+      username: 'alice',
+      password: PASSWORDS.alice,
+    });
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(form.toString()));
+        for (let i = 0; i < 64; i++)
+          controller.enqueue(new TextEncoder().encode(`&p${i}=${'y'.repeat(1024)}`));
+        controller.close();
+      },
+    });
+    for (const res of [await post(`${form}&pad=${'x'.repeat(20 * 1024)}`), await post(chunked)]) {
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('the form is too large');
+    }
+    const other = await post(form.toString(), 'text/plain');
+    expect(other.status).toBe(400);
+    expect(await other.text()).toContain('must be application/x-www-form-urlencoded');
+    expect((await post(form.toString())).status).toBe(200);
+  });
+});
+
 describe('refresh tokens', () => {
   it('offline_token=true adds a refresh token, which the POST form redeems for a new access token', async () => {
     const a = await registry();

@@ -137,6 +137,34 @@ describe('the UI with authentication', () => {
     expect(done.text).toMatch(/Run [0-9a-f]{8} removed \d+ tags?, \d+ manifests? and \d+ blobs?, freeing/);
   });
 
+  it('refuses a form of another type, or past 16 KiB, announced or chunked', async () => {
+    const v = new Visitor(a.r);
+    await v.get('/ui/login');
+    const fields = { _csrf: v.csrf, username: 'alice', password: PASSWORDS.alice };
+    const post = (body: string | ReadableStream<Uint8Array>, type = 'application/x-www-form-urlencoded') =>
+      a.r.fetch('/ui/login', {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { Cookie: v.cookie, 'Content-Type': type },
+        body,
+        ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+      } as RequestInit);
+    const padded = `${new URLSearchParams(fields)}&pad=${'x'.repeat(20 * 1024)}`;
+    const chunked = () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < 64; i++)
+            controller.enqueue(new TextEncoder().encode(`&p${i}=${'y'.repeat(1024)}`));
+          controller.close();
+        },
+      });
+    expect((await post(padded)).status).toBe(403);
+    expect((await post(chunked())).status).toBe(403);
+    expect((await post(new URLSearchParams(fields).toString(), 'text/plain')).status).toBe(403);
+    // The same fields, small enough and of the form type, log in.
+    expect((await post(new URLSearchParams(fields).toString())).status).toBe(303);
+  });
+
   it('shows a user only what she may pull, and a refusal as an absence', async () => {
     const v = new Visitor(a.r);
     await v.login('alice');
