@@ -11,6 +11,10 @@ export function lazyUi(options: UiOptions): Handler<Env> {
   const load = async () => {
     const { uiRoutes } = await import('./routes.js');
     const ui = new Hono<Env>();
+    // What a page does not answer itself goes to the registry's error map, as any request's error.
+    ui.onError((error) => {
+      throw error;
+    });
     uiRoutes(ui, options);
     return ui;
   };

@@ -7,7 +7,9 @@ import type { Context, Hono } from 'hono';
 import { compress } from 'hono/compress';
 import type { Child } from 'hono/jsx';
 import { type Access, accessOf, OPEN_ACCESS } from '../auth/access.js';
+import type { Authenticated } from '../auth/authenticator.js';
 import { anonymousPrincipal, type Principal } from '../auth/principal.js';
+import { AccessError } from '../errors.js';
 import type { AuthGate } from '../http/auth-gate.js';
 import { type Env, readForm } from '../http/request.js';
 import { ApiClient, ApiError, type AppFetch } from './api-client.js';
@@ -147,7 +149,16 @@ export function uiRoutes(app: Hono<Env>, options: UiOptions): void {
     }
     if (!gate) return c.redirect('/ui/repositories', 303);
     const form = await uiForm(c);
-    const result = await gate.login(c, form.get('username') ?? '', form.get('password') ?? '');
+    let result: Authenticated;
+    try {
+      result = await gate.login(c, form.get('username') ?? '', form.get('password') ?? '');
+    } catch (error) {
+      if (!(error instanceof AccessError && error.code === 'rate-limited')) throw error;
+      const seconds = error.answer.retryAfterSeconds ?? 60;
+      c.header('Retry-After', String(seconds));
+      const message = `Too many failed logins from this address: try again in ${seconds} s.`;
+      return render(c, (ui) => loginPage(ui, gate, message, 429), false, true);
+    }
     if (!result.ok || (result.principal.kind !== 'user' && result.principal.kind !== 'api-token')) {
       return render(c, (ui) => loginPage(ui, gate, 'Wrong user name or password.'), false, true);
     }

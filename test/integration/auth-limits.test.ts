@@ -80,6 +80,25 @@ describe('limits', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 
+  it('the web UI counts its failed logins against the same limit, and says when to retry', async () => {
+    const a = await registry({ AUTH_FAILURE_LIMIT: '3', BLOB_STORE: 'fs' });
+    const login = await a.r.fetch('/ui/login');
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await login.text())?.[1] ?? '';
+    const post = (password: string) =>
+      a.r.fetch('/ui/login', {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { Cookie: cookie, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, username: 'alice', password }).toString(),
+      });
+    for (let i = 0; i < 3; i++) expect((await post('wrong')).status).toBe(401);
+    const blocked = await post(PASSWORDS.alice);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await blocked.text()).toContain('Too many failed logins from this address');
+  });
+
   it('open upload sessions past MAX_UPLOADS_PER_IDENTITY get 429; another identity is not affected', async () => {
     const a = await registry({ MAX_UPLOADS_PER_IDENTITY: '2' });
     const open = (user: User) =>

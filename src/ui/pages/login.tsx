@@ -3,7 +3,12 @@ import type { AuthGate } from '../../http/auth-gate.js';
 import { Notice } from '../layout.js';
 import type { PageResult, Ui } from '../routes.js';
 
-export async function loginPage(ui: Ui, gate: AuthGate | undefined, error?: string): Promise<PageResult> {
+export async function loginPage(
+  ui: Ui,
+  gate: AuthGate | undefined,
+  error?: string,
+  status = 401,
+): Promise<PageResult> {
   if (!gate) {
     return {
       title: 'Log in',
@@ -15,7 +20,7 @@ export async function loginPage(ui: Ui, gate: AuthGate | undefined, error?: stri
   return {
     title: 'Log in',
     section: '',
-    status: error ? 401 : 200,
+    status: error ? status : 200,
     body: (
       <>
         <h1>Log in</h1>
