@@ -1,10 +1,10 @@
 // Runs the pinned oras client (.tools/bin/oras) for tests that need a real client's artifacts.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { runProcess } from './process.js';
 
 const ORAS = resolve(dirname(fileURLToPath(import.meta.url)), '../../.tools/bin/oras');
 
@@ -40,31 +40,12 @@ export async function oras(args: string[], opts: OrasOptions = {}): Promise<Oras
   if (!existsSync(ORAS)) {
     throw new Error(`oras is missing (${ORAS}): \`bash scripts/install-go-tools.sh\` installs it`);
   }
-  const env = { ...process.env, HOME: privateHome(), DOCKER_CONFIG: join(privateHome(), '.docker') };
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(ORAS, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timeoutMs = opts.timeoutMs ?? 60_000;
-    let hung = false;
-    const timer = setTimeout(() => {
-      hung = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0 && !opts.allowFailure) {
-        const how = hung ? `was killed after ${timeoutMs} ms` : `exited with ${code}`;
-        reject(new Error(`oras ${args.join(' ')} ${how}:\n${stderr}`));
-      } else {
-        resolvePromise({ code, stdout, stderr });
-      }
-    });
-  });
+  const env = { HOME: privateHome(), DOCKER_CONFIG: join(privateHome(), '.docker') };
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const { code, stdout, stderr, hung } = await runProcess(ORAS, args, env, timeoutMs, opts.cwd);
+  if (code !== 0 && !opts.allowFailure) {
+    const how = hung ? `was killed after ${timeoutMs} ms` : `exited with ${code}`;
+    throw new Error(`oras ${args.join(' ')} ${how}:\n${stderr}`);
+  }
+  return { code, stdout, stderr };
 }

@@ -74,8 +74,19 @@ export function runCli(
   guardMs = 30_000,
   cwd?: string,
 ): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [resolvePath('dist/cli.js'), ...args], {
+  return runProcess(process.execPath, [resolvePath('dist/cli.js'), ...args], env, guardMs, cwd);
+}
+
+/** Runs `command` to completion, as runCli does (a client binary's tests use it directly). */
+export function runProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  guardMs: number,
+  cwd?: string,
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
       env: { ...process.env, ...env },
       ...(cwd ? { cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -89,6 +100,10 @@ export function runCli(
       hung = true;
       child.kill('SIGKILL');
     }, guardMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr, hung });
